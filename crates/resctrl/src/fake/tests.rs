@@ -1,0 +1,651 @@
+//! The fake's own tests: it must behave like the kernel, or every test built on it lies.
+
+use super::*;
+
+const ROOT: &str = "/sys/fs/resctrl";
+
+fn p(rel: &str) -> PathBuf {
+    Path::new(ROOT).join(rel)
+}
+
+fn errno_of<T: std::fmt::Debug>(r: io::Result<T>) -> Option<Errno> {
+    r.err().as_ref().and_then(Errno::from_io_error)
+}
+
+fn names(fake: &FakeResctrl, path: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fake
+        .read_dir(path)
+        .expect("list")
+        .into_iter()
+        .filter_map(|e| e.name.into_string().ok())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn root_has_the_kernel_layout() {
+    let fake = FakeResctrl::new();
+    assert_eq!(
+        names(&fake, Path::new(ROOT)),
+        vec![
+            "cpus",
+            "cpus_list",
+            "info",
+            "mode",
+            "mon_data",
+            "mon_groups",
+            "schemata",
+            "size",
+            "tasks"
+        ]
+    );
+    assert_eq!(
+        names(&fake, &p("info")),
+        vec!["L3", "L3_MON", "last_cmd_status"]
+    );
+    assert_eq!(
+        fake.read_to_string(&p("info/L3_MON/num_rmids"))
+            .expect("read"),
+        "64\n"
+    );
+    assert_eq!(
+        fake.read_to_string(&p("info/L3/num_closids"))
+            .expect("read"),
+        "16\n"
+    );
+    assert_eq!(
+        fake.read_to_string(&p("info/L3_MON/mon_features"))
+            .expect("read"),
+        "llc_occupancy\nmbm_total_bytes\nmbm_local_bytes\n"
+    );
+    assert_eq!(names(&fake, &p("mon_data")), vec!["mon_L3_00", "mon_L3_01"]);
+    assert!(names(&fake, &p("mon_groups")).is_empty());
+}
+
+#[test]
+fn mkdir_under_mon_groups_creates_a_monitoring_group() {
+    let fake = FakeResctrl::builder().l3_domains([0, 1, 2]).build();
+    fake.create_dir(&p("mon_groups/m")).expect("mkdir");
+    assert_eq!(
+        names(&fake, &p("mon_groups/m")),
+        vec!["cpus", "cpus_list", "mon_data", "tasks"]
+    );
+    assert_eq!(
+        names(&fake, &p("mon_groups/m/mon_data")),
+        vec!["mon_L3_00", "mon_L3_01", "mon_L3_02"]
+    );
+    assert_eq!(
+        names(&fake, &p("mon_groups/m/mon_data/mon_L3_02")),
+        vec!["llc_occupancy", "mbm_local_bytes", "mbm_total_bytes"]
+    );
+    assert_eq!(
+        fake.read_to_string(&p("mon_groups/m/tasks")).expect("read"),
+        ""
+    );
+    assert_eq!(fake.rmids_in_use(), 2);
+    assert_eq!(fake.closids_in_use(), 1);
+}
+
+#[test]
+fn mkdir_under_the_root_creates_a_control_group() {
+    let fake = FakeResctrl::new();
+    fake.create_dir(&p("c")).expect("mkdir");
+    assert_eq!(
+        names(&fake, &p("c")),
+        vec![
+            "cpus",
+            "cpus_list",
+            "mode",
+            "mon_data",
+            "mon_groups",
+            "schemata",
+            "size",
+            "tasks"
+        ]
+    );
+    assert_eq!(fake.closids_in_use(), 2);
+    assert_eq!(fake.rmids_in_use(), 2);
+    fake.create_dir(&p("c/mon_groups/m"))
+        .expect("nested monitoring group");
+    assert_eq!(names(&fake, &p("c/mon_groups")), vec!["m"]);
+    assert_eq!(fake.rmids_in_use(), 3);
+    assert_eq!(fake.closids_in_use(), 2);
+}
+
+#[test]
+fn mkdir_errors_match_the_kernel() {
+    let fake = FakeResctrl::new();
+    fake.create_dir(&p("mon_groups/m")).expect("mkdir");
+    assert_eq!(
+        errno_of(fake.create_dir(&p("mon_groups/m"))),
+        Some(Errno::EXIST)
+    );
+    assert_eq!(errno_of(fake.create_dir(&p("info"))), Some(Errno::EXIST));
+    // Only the root and mon_groups directories accept mkdir.
+    for rel in [
+        "info/x",
+        "mon_data/x",
+        "mon_groups/m/x",
+        "mon_groups/m/mon_data/x",
+    ] {
+        assert_eq!(
+            errno_of(fake.create_dir(&p(rel))),
+            Some(Errno::PERM),
+            "{rel}"
+        );
+    }
+    assert_eq!(
+        errno_of(fake.create_dir(&p("nope/mon_groups/x"))),
+        Some(Errno::NOENT)
+    );
+    assert_eq!(
+        errno_of(fake.create_dir(&p("tasks/x"))),
+        Some(Errno::NOTDIR)
+    );
+    assert_eq!(
+        errno_of(fake.create_dir(Path::new("/elsewhere/x"))),
+        Some(Errno::NOENT)
+    );
+}
+
+#[test]
+fn rmids_run_out_and_rmdir_frees_them() {
+    let fake = FakeResctrl::builder().num_rmids(3).build();
+    fake.create_dir(&p("mon_groups/a")).expect("2 of 3");
+    fake.create_dir(&p("c"))
+        .expect("3 of 3, a control group needs one too");
+    assert_eq!(fake.free_rmids(), 0);
+    assert_eq!(
+        errno_of(fake.create_dir(&p("mon_groups/b"))),
+        Some(Errno::NOSPC)
+    );
+    assert_eq!(errno_of(fake.create_dir(&p("d"))), Some(Errno::NOSPC));
+    assert_eq!(fake.last_cmd_status(), "Out of RMIDs\n");
+    fake.remove_dir(&p("mon_groups/a")).expect("rmdir");
+    assert_eq!(fake.free_rmids(), 1);
+    fake.create_dir(&p("mon_groups/b")).expect("freed RMID");
+}
+
+#[test]
+fn closids_run_out() {
+    let fake = FakeResctrl::builder().num_closids(Some(2)).build();
+    fake.create_dir(&p("c1")).expect("CLOSID 2 of 2");
+    assert_eq!(errno_of(fake.create_dir(&p("c2"))), Some(Errno::NOSPC));
+    assert_eq!(fake.last_cmd_status(), "Out of CLOSIDs\n");
+    fake.create_dir(&p("mon_groups/m"))
+        .expect("monitoring groups need no CLOSID");
+
+    // Without an allocation resource the kernel's default of 32 applies.
+    let fake = FakeResctrl::builder().num_closids(None).build();
+    assert_eq!(names(&fake, &p("info")), vec!["L3_MON", "last_cmd_status"]);
+    for i in 1..32 {
+        fake.create_dir(&p(&format!("c{i}"))).expect("within 32");
+    }
+    assert_eq!(errno_of(fake.create_dir(&p("c32"))), Some(Errno::NOSPC));
+}
+
+#[test]
+fn a_thread_lives_in_exactly_one_group() {
+    let fake = FakeResctrl::new();
+    fake.add_threads([1, 2]);
+    fake.create_dir(&p("mon_groups/a")).expect("mkdir");
+    fake.create_dir(&p("mon_groups/b")).expect("mkdir");
+    fake.write(&p("mon_groups/a/tasks"), b"1\n")
+        .expect("move to a");
+    fake.write(&p("mon_groups/b/tasks"), b"1")
+        .expect("move to b");
+    assert_eq!(fake.group_of(1), Some(p("mon_groups/b")));
+    assert_eq!(
+        fake.read_to_string(&p("mon_groups/a/tasks")).expect("read"),
+        ""
+    );
+    assert_eq!(
+        fake.read_to_string(&p("mon_groups/b/tasks")).expect("read"),
+        "1\n"
+    );
+    // The root's tasks lists all of its CLOSID, monitoring groups included.
+    assert_eq!(fake.read_to_string(&p("tasks")).expect("read"), "1\n2\n");
+    assert_eq!(fake.members(Path::new(ROOT)), BTreeSet::from([2]));
+}
+
+#[test]
+fn task_writes_fail_like_the_kernel() {
+    let fake = FakeResctrl::new();
+    fake.add_threads([1]);
+    fake.create_dir(&p("mon_groups/a")).expect("mkdir");
+    let tasks = p("mon_groups/a/tasks");
+    assert_eq!(errno_of(fake.write(&tasks, b"42\n")), Some(Errno::SRCH));
+    assert_eq!(fake.last_cmd_status(), "No task 42\n");
+    assert_eq!(errno_of(fake.write(&tasks, b"one")), Some(Errno::INVAL));
+    assert_eq!(errno_of(fake.write(&tasks, b"-1")), Some(Errno::INVAL));
+    // A thread of another control group cannot join this CLOSID's monitoring group.
+    fake.create_dir(&p("c")).expect("control group");
+    fake.write(&p("c/tasks"), b"1").expect("to c");
+    assert_eq!(errno_of(fake.write(&tasks, b"1")), Some(Errno::INVAL));
+    assert_eq!(fake.group_of(1), Some(p("c")));
+    fake.create_dir(&p("c/mon_groups/m")).expect("mkdir");
+    fake.write(&p("c/mon_groups/m/tasks"), b"1")
+        .expect("same CLOSID");
+    assert_eq!(fake.read_to_string(&p("c/tasks")).expect("read"), "1\n");
+}
+
+#[test]
+fn comma_separated_ids_stop_at_the_first_error() {
+    let fake = FakeResctrl::new();
+    fake.add_threads([1, 2, 3]);
+    fake.create_dir(&p("mon_groups/a")).expect("mkdir");
+    let tasks = p("mon_groups/a/tasks");
+    assert_eq!(errno_of(fake.write(&tasks, b"1,9,2")), Some(Errno::SRCH));
+    assert_eq!(fake.members(&p("mon_groups/a")), BTreeSet::from([1]));
+    fake.write(&tasks, b"2, 3").expect("list");
+    assert_eq!(fake.members(&p("mon_groups/a")), BTreeSet::from([1, 2, 3]));
+}
+
+#[test]
+fn exiting_a_thread_removes_it_from_its_group() {
+    let fake = FakeResctrl::new();
+    fake.add_threads([5]);
+    fake.create_dir(&p("mon_groups/a")).expect("mkdir");
+    fake.write(&p("mon_groups/a/tasks"), b"5").expect("move");
+    fake.exit_thread(5);
+    assert_eq!(
+        fake.read_to_string(&p("mon_groups/a/tasks")).expect("read"),
+        ""
+    );
+    assert!(fake.live_threads().is_empty());
+    assert_eq!(fake.group_of(5), None);
+    assert_eq!(
+        errno_of(fake.write(&p("mon_groups/a/tasks"), b"5")),
+        Some(Errno::SRCH)
+    );
+}
+
+#[test]
+fn rmdir_moves_tasks_to_the_parent_control_group() {
+    let fake = FakeResctrl::new();
+    fake.add_threads([1, 2, 3]);
+    fake.create_dir(&p("c")).expect("mkdir");
+    fake.create_dir(&p("c/mon_groups/m")).expect("mkdir");
+    fake.create_dir(&p("mon_groups/r")).expect("mkdir");
+    // A thread joins a control group before one of its monitoring groups.
+    fake.write(&p("c/tasks"), b"1,2").expect("move");
+    fake.write(&p("c/mon_groups/m/tasks"), b"1").expect("move");
+    fake.write(&p("mon_groups/r/tasks"), b"3").expect("move");
+
+    fake.remove_dir(&p("c/mon_groups/m")).expect("rmdir");
+    assert_eq!(fake.group_of(1), Some(p("c")), "back to its control group");
+    fake.remove_dir(&p("mon_groups/r")).expect("rmdir");
+    assert_eq!(fake.group_of(3), Some(PathBuf::from(ROOT)));
+
+    fake.create_dir(&p("c/mon_groups/m2")).expect("mkdir");
+    fake.write(&p("c/mon_groups/m2/tasks"), b"1").expect("move");
+    let before = fake.rmids_in_use();
+    fake.remove_dir(&p("c")).expect("rmdir control group");
+    assert_eq!(fake.group_of(1), Some(PathBuf::from(ROOT)));
+    assert_eq!(fake.group_of(2), Some(PathBuf::from(ROOT)));
+    assert!(
+        !fake.group_exists(&p("c/mon_groups/m2")),
+        "nested groups go too"
+    );
+    assert_eq!(fake.rmids_in_use(), before - 2);
+    assert_eq!(fake.closids_in_use(), 1);
+}
+
+#[test]
+fn rmdir_errors_match_the_kernel() {
+    let fake = FakeResctrl::new();
+    assert_eq!(
+        errno_of(fake.remove_dir(Path::new(ROOT))),
+        Some(Errno::BUSY)
+    );
+    for rel in [
+        "info",
+        "mon_groups",
+        "mon_data",
+        "mon_data/mon_L3_00",
+        "info/L3",
+    ] {
+        assert_eq!(
+            errno_of(fake.remove_dir(&p(rel))),
+            Some(Errno::PERM),
+            "{rel}"
+        );
+    }
+    assert_eq!(errno_of(fake.remove_dir(&p("tasks"))), Some(Errno::NOTDIR));
+    assert_eq!(
+        errno_of(fake.remove_dir(&p("mon_groups/x"))),
+        Some(Errno::NOENT)
+    );
+}
+
+#[test]
+fn other_file_operations_match_the_kernel() {
+    let fake = FakeResctrl::new();
+    assert_eq!(
+        errno_of(fake.read_to_string(&p("info"))),
+        Some(Errno::ISDIR)
+    );
+    assert_eq!(
+        errno_of(fake.read_to_string(&p("nothing"))),
+        Some(Errno::NOENT)
+    );
+    assert_eq!(errno_of(fake.read_dir(&p("tasks"))), Some(Errno::NOTDIR));
+    assert_eq!(
+        errno_of(fake.write(&p("info/L3_MON/num_rmids"), b"1")),
+        Some(Errno::ACCESS)
+    );
+    assert_eq!(
+        errno_of(fake.write(&p("nothing"), b"1")),
+        Some(Errno::NOENT)
+    );
+    fake.write(&p("schemata"), b"L3:0=f\n")
+        .expect("accepted and ignored");
+    assert!(fake.is_writable(Path::new(ROOT)).expect("access"));
+    assert_eq!(
+        errno_of(fake.is_writable(&p("nothing"))),
+        Some(Errno::NOENT)
+    );
+}
+
+#[test]
+fn readings_are_settable_per_group_domain_and_event() {
+    let fake = FakeResctrl::new();
+    fake.create_dir(&p("mon_groups/a")).expect("mkdir");
+    let g = p("mon_groups/a");
+    let file = |d: &str, e: &str| g.join("mon_data").join(d).join(e);
+    assert_eq!(
+        fake.read_to_string(&file("mon_L3_00", "llc_occupancy"))
+            .expect("read"),
+        "0\n"
+    );
+    fake.set_reading(&g, 0, MonEvent::LlcOccupancy, FakeReading::Value(123));
+    fake.set_reading(&g, 1, MonEvent::LlcOccupancy, FakeReading::Unavailable);
+    fake.set_reading(
+        &g,
+        1,
+        MonEvent::MbmTotalBytes,
+        FakeReading::ReadError(Errno::IO),
+    );
+    fake.set_reading(&g, 1, MonEvent::MbmLocalBytes, FakeReading::Absent);
+    assert_eq!(
+        fake.read_to_string(&file("mon_L3_00", "llc_occupancy"))
+            .expect("read"),
+        "123\n"
+    );
+    assert_eq!(
+        fake.read_to_string(&file("mon_L3_01", "llc_occupancy"))
+            .expect("read"),
+        "Unavailable\n"
+    );
+    assert_eq!(
+        errno_of(fake.read_to_string(&file("mon_L3_01", "mbm_total_bytes"))),
+        Some(Errno::IO)
+    );
+    assert_eq!(
+        errno_of(fake.read_to_string(&file("mon_L3_01", "mbm_local_bytes"))),
+        Some(Errno::NOENT)
+    );
+    assert_eq!(
+        names(&fake, &g.join("mon_data/mon_L3_01")),
+        vec!["llc_occupancy", "mbm_total_bytes"]
+    );
+    // Another group is unaffected.
+    fake.create_dir(&p("mon_groups/b")).expect("mkdir");
+    assert_eq!(
+        fake.read_to_string(&p("mon_groups/b/mon_data/mon_L3_00/llc_occupancy"))
+            .expect("read"),
+        "0\n"
+    );
+}
+
+#[test]
+fn without_monitoring_there_are_no_mon_directories() {
+    let fake = FakeResctrl::builder().mon_features([]).build();
+    let root = names(&fake, Path::new(ROOT));
+    assert!(!root.contains(&"mon_groups".to_owned()));
+    assert!(!root.contains(&"mon_data".to_owned()));
+    assert_eq!(names(&fake, &p("info")), vec!["L3", "last_cmd_status"]);
+    assert_eq!(
+        errno_of(fake.create_dir(&p("mon_groups/a"))),
+        Some(Errno::NOENT)
+    );
+    fake.create_dir(&p("c")).expect("control groups still work");
+    assert_eq!(fake.rmids_in_use(), 0);
+}
+
+#[test]
+fn mounting_is_reflected_in_the_mount_table_and_tree() {
+    let fake = FakeResctrl::new();
+    fake.add_threads([1]);
+    fake.create_dir(&p("mon_groups/a")).expect("mkdir");
+    fake.write(&p("mon_groups/a/tasks"), b"1").expect("move");
+    let table = fake
+        .read_to_string(Path::new("/proc/mounts"))
+        .expect("mounts");
+    assert!(
+        table.contains("resctrl /sys/fs/resctrl resctrl rw,relatime 0 0\n"),
+        "{table}"
+    );
+
+    fake.set_mounted(false);
+    let table = fake
+        .read_to_string(Path::new("/proc/mounts"))
+        .expect("mounts");
+    assert!(!table.contains("resctrl"), "{table}");
+    assert!(
+        fake.read_dir(Path::new(ROOT))
+            .expect("empty mount point")
+            .is_empty()
+    );
+    assert_eq!(
+        errno_of(fake.read_to_string(&p("tasks"))),
+        Some(Errno::NOENT)
+    );
+    assert_eq!(errno_of(fake.create_dir(&p("x"))), Some(Errno::PERM));
+
+    fake.set_mounted(true);
+    assert!(fake.groups().is_empty(), "unmounting dropped the groups");
+    assert_eq!(fake.group_of(1), Some(PathBuf::from(ROOT)));
+}
+
+#[test]
+fn mount_behaviours() {
+    let fake = FakeResctrl::builder().mounted(false).build();
+    fake.set_mount_behavior(FakeMount::Fail(Errno::PERM));
+    assert_eq!(
+        errno_of(fake.mount_resctrl(Path::new(ROOT))),
+        Some(Errno::PERM)
+    );
+    fake.set_mount_behavior(FakeMount::NoEffect);
+    fake.mount_resctrl(Path::new(ROOT)).expect("no effect");
+    assert!(!fake.is_mounted());
+    fake.set_mount_behavior(FakeMount::Mount);
+    assert_eq!(
+        errno_of(fake.mount_resctrl(Path::new("/mnt/x"))),
+        Some(Errno::NOENT)
+    );
+    fake.mount_resctrl(Path::new(ROOT)).expect("mount");
+    assert!(fake.is_mounted());
+    assert_eq!(
+        errno_of(fake.mount_resctrl(Path::new(ROOT))),
+        Some(Errno::BUSY)
+    );
+    assert_eq!(fake.counters().mount_calls, 5);
+}
+
+#[test]
+fn mount_table_escapes_the_root() {
+    let fake = FakeResctrl::builder().root("/run/a b\\c").build();
+    let table = fake
+        .read_to_string(Path::new("/proc/mounts"))
+        .expect("mounts");
+    assert!(
+        table.contains("resctrl /run/a\\040b\\134c resctrl"),
+        "{table}"
+    );
+}
+
+#[test]
+fn cpuinfo_and_paths_are_configurable() {
+    let fake = FakeResctrl::builder()
+        .mounts_path("/fixture/mounts")
+        .cpuinfo_path("/fixture/cpuinfo")
+        .cpuinfo(NO_RDT_CPUINFO)
+        .build();
+    assert_eq!(
+        fake.read_to_string(Path::new("/fixture/cpuinfo"))
+            .expect("read"),
+        NO_RDT_CPUINFO
+    );
+    assert!(fake.read_to_string(Path::new("/fixture/mounts")).is_ok());
+    assert_eq!(
+        errno_of(fake.read_to_string(Path::new("/proc/mounts"))),
+        Some(Errno::NOENT)
+    );
+    let cfg = fake.config();
+    assert_eq!(cfg.mounts_path, PathBuf::from("/fixture/mounts"));
+    assert_eq!(cfg.cpuinfo_path, PathBuf::from("/fixture/cpuinfo"));
+    assert_eq!(cfg.root, PathBuf::from(ROOT));
+}
+
+#[test]
+fn denied_paths_fail_every_operation_below_them() {
+    let fake = FakeResctrl::new();
+    fake.create_dir(&p("mon_groups/a")).expect("mkdir");
+    fake.deny_access(p("mon_groups/a"));
+    assert_eq!(
+        errno_of(fake.read_to_string(&p("mon_groups/a/tasks"))),
+        Some(Errno::ACCESS)
+    );
+    assert_eq!(
+        errno_of(fake.write(&p("mon_groups/a/tasks"), b"1")),
+        Some(Errno::ACCESS)
+    );
+    assert_eq!(
+        errno_of(fake.read_dir(&p("mon_groups/a"))),
+        Some(Errno::ACCESS)
+    );
+    assert_eq!(
+        errno_of(fake.remove_dir(&p("mon_groups/a"))),
+        Some(Errno::ACCESS)
+    );
+    assert!(!fake.is_writable(&p("mon_groups/a")).expect("access"));
+    // The parent is unaffected.
+    assert_eq!(names(&fake, &p("mon_groups")), vec!["a"]);
+    fake.allow_access(&p("mon_groups/a"));
+    fake.remove_dir(&p("mon_groups/a")).expect("allowed again");
+}
+
+#[test]
+fn one_shot_faults_fire_once_in_order() {
+    let fake = FakeResctrl::new();
+    fake.fail_next(FakeOp::Mkdir, Some(p("mon_groups/b")), Errno::IO);
+    fake.inject_enospc(1);
+    // The path-specific fault does not match `a`; the any-path ENOSPC does.
+    assert_eq!(
+        errno_of(fake.create_dir(&p("mon_groups/a"))),
+        Some(Errno::NOSPC)
+    );
+    assert_eq!(
+        errno_of(fake.create_dir(&p("mon_groups/b"))),
+        Some(Errno::IO)
+    );
+    fake.create_dir(&p("mon_groups/a")).expect("faults used up");
+    fake.create_dir(&p("mon_groups/b")).expect("faults used up");
+    fake.fail_next(FakeOp::ReadDir, None, Errno::IO);
+    assert_eq!(errno_of(fake.read_dir(&p("mon_groups"))), Some(Errno::IO));
+    fake.fail_next(FakeOp::Read, None, Errno::IO);
+    assert_eq!(errno_of(fake.read_to_string(&p("tasks"))), Some(Errno::IO));
+    fake.fail_next(FakeOp::Rmdir, None, Errno::BUSY);
+    assert_eq!(
+        errno_of(fake.remove_dir(&p("mon_groups/a"))),
+        Some(Errno::BUSY)
+    );
+    fake.fail_next(FakeOp::Access, None, Errno::IO);
+    assert_eq!(errno_of(fake.is_writable(Path::new(ROOT))), Some(Errno::IO));
+}
+
+#[test]
+fn a_vanishing_entry_is_listed_then_gone_on_rmdir() {
+    let fake = FakeResctrl::new();
+    fake.add_threads([1]);
+    fake.create_dir(&p("mon_groups/a")).expect("mkdir");
+    fake.write(&p("mon_groups/a/tasks"), b"1").expect("move");
+    fake.vanish_on_rmdir(p("mon_groups/a"));
+    assert_eq!(names(&fake, &p("mon_groups")), vec!["a"]);
+    assert_eq!(
+        errno_of(fake.remove_dir(&p("mon_groups/a"))),
+        Some(Errno::NOENT)
+    );
+    assert!(!fake.group_exists(&p("mon_groups/a")));
+    assert_eq!(fake.group_of(1), Some(PathBuf::from(ROOT)));
+    assert_eq!(fake.rmids_in_use(), 1);
+    // Only once: a new group of that name is removed normally.
+    fake.create_dir(&p("mon_groups/a")).expect("mkdir");
+    fake.remove_dir(&p("mon_groups/a")).expect("rmdir");
+}
+
+#[test]
+fn counters_count_calls_including_failures() {
+    let fake = FakeResctrl::new();
+    fake.add_threads([1]);
+    fake.create_dir(&p("mon_groups/a")).expect("mkdir");
+    let _ = fake.create_dir(&p("mon_groups/a"));
+    fake.write(&p("mon_groups/a/tasks"), b"1").expect("write");
+    let _ = fake.write(&p("mon_groups/a/tasks"), b"2");
+    fake.write(&p("schemata"), b"x").expect("write");
+    fake.remove_dir(&p("mon_groups/a")).expect("rmdir");
+    let _ = fake.read_to_string(&p("tasks"));
+    assert_eq!(
+        fake.counters(),
+        FakeCounters {
+            mkdir_calls: 2,
+            rmdir_calls: 1,
+            tasks_writes: 2,
+            writes: 3,
+            reads: 1,
+            mount_calls: 0,
+        }
+    );
+    fake.reset_counters();
+    assert_eq!(fake.counters(), FakeCounters::default());
+}
+
+#[test]
+fn clones_share_state_across_threads() {
+    let fake = FakeResctrl::new();
+    fake.add_threads(1..=40);
+    let workers: Vec<_> = (0..4u32)
+        .map(|w| {
+            let fake = fake.clone();
+            std::thread::spawn(move || {
+                let group = p(&format!("mon_groups/w{w}"));
+                fake.create_dir(&group).expect("mkdir");
+                for id in (w * 10 + 1)..=(w * 10 + 10) {
+                    fake.write(&group.join("tasks"), id.to_string().as_bytes())
+                        .expect("move");
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("worker");
+    }
+    assert_eq!(fake.groups().len(), 4);
+    for w in 0..4u32 {
+        let expected: BTreeSet<u32> = ((w * 10 + 1)..=(w * 10 + 10)).collect();
+        assert_eq!(fake.members(&p(&format!("mon_groups/w{w}"))), expected);
+    }
+    assert_eq!(fake.counters().tasks_writes, 40);
+}
+
+#[test]
+fn added_files_are_listed_and_writable() {
+    let fake = FakeResctrl::new();
+    fake.add_file(p("stray"), "x");
+    let entries = fake.read_dir(Path::new(ROOT)).expect("list");
+    assert!(entries.iter().any(|e| e.name == "stray" && !e.is_dir));
+    fake.write(&p("stray"), b"y").expect("write");
+    assert_eq!(fake.read_to_string(&p("stray")).expect("read"), "y");
+}

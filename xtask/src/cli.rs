@@ -1,0 +1,214 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::build::BuildArgs;
+use crate::commands::ci::CiCommand;
+use crate::commands::doctor::DoctorArgs;
+use crate::commands::e2e::{E2eArgs, SuiteArgs};
+use crate::commands::fmt::FmtArgs;
+use crate::commands::unit::UnitArgs;
+
+/// The project's task runner: every build and test goes through it, the same way on a
+/// laptop, in the builder container and in CI.
+#[derive(Parser, Debug)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    version,
+    after_help = "Start with `cargo xtask ci fast` before every push; CI runs `cargo xtask ci all`.\n\
+                  `cargo xtask <command> --help` explains each command."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Print the plan (every step and why a suite would be skipped) without running it.
+    #[arg(long, global = true, visible_alias = "dry-run")]
+    pub plan: bool,
+    /// Write JUnit XML of the steps (and per-test results of test steps) to PATH.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check formatting of the whole workspace (rewrite it with --fix).
+    Fmt(FmtArgs),
+    /// Run clippy on every target and feature of the workspace, warnings as errors.
+    Clippy,
+    /// Run the unit and mock-integration tests of the whole workspace (cargo-nextest when
+    /// installed, `cargo test` otherwise).
+    Unit(UnitArgs),
+    /// Compile every test binary once into a nextest archive, for `unit --archive-file` and
+    /// `e2e --archive-file` to run with no compilation.
+    Build(BuildArgs),
+    /// Show what this host can do: toolchain, root, container engine, QEMU/KVM, resctrl,
+    /// containerd/NRI, performance counters, and which suite capabilities follow.
+    Doctor(DoctorArgs),
+    /// Run every heavy suite at or below a level; suites this host cannot run are skipped
+    /// with the reason (failed under --strict, the default when CI=true).
+    E2e(E2eArgs),
+    /// The CI entry points: `ci fast` (fmt, clippy, unit) and `ci all` (fast + e2e, strict).
+    #[command(subcommand)]
+    Ci(CiCommand),
+    /// Suite: the resctrl crate against real resctrl hardware (needs root and RDT monitoring).
+    ResctrlE2e(SuiteArgs),
+}
+
+impl Command {
+    /// The name used in reports and JUnit, e.g. `ci fast`.
+    pub fn title(&self) -> String {
+        match self {
+            Command::Fmt(_) => "fmt".into(),
+            Command::Clippy => "clippy".into(),
+            Command::Unit(_) => "unit".into(),
+            Command::Build(_) => "build".into(),
+            Command::Doctor(_) => "doctor".into(),
+            Command::E2e(args) => format!("e2e --level {}", args.level),
+            Command::Ci(CiCommand::Fast) => "ci fast".into(),
+            Command::Ci(CiCommand::All(args)) => format!("ci all --level {}", args.level),
+            Command::ResctrlE2e(_) => "resctrl-e2e".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::ci::CiAllArgs;
+    use crate::level::Level;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(["cargo xtask"].iter().chain(args))
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_every_command() {
+        assert!(matches!(
+            parse(&["fmt", "--fix"]).unwrap().command,
+            Command::Fmt(FmtArgs { fix: true })
+        ));
+        assert!(matches!(
+            parse(&["clippy"]).unwrap().command,
+            Command::Clippy
+        ));
+        let unit = parse(&[
+            "unit",
+            "--partition",
+            "slice:1/2",
+            "--archive-file",
+            "a.tar.zst",
+            "--",
+            "foo",
+        ])
+        .unwrap();
+        match unit.command {
+            Command::Unit(args) => {
+                assert_eq!(args.partition.as_deref(), Some("slice:1/2"));
+                assert_eq!(args.archive_file, Some(PathBuf::from("a.tar.zst")));
+                assert_eq!(args.extra, ["foo"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse(&["build", "--archive", "t.tar.zst"]).unwrap().command,
+            Command::Build(_)
+        ));
+        assert!(matches!(
+            parse(&["doctor", "--root", "/tmp/x"]).unwrap().command,
+            Command::Doctor(_)
+        ));
+        assert_eq!(
+            parse(&["ci", "all", "--level", "full-short"])
+                .unwrap()
+                .command
+                .title(),
+            "ci all --level full-short"
+        );
+        assert!(matches!(
+            parse(&["ci", "all"]).unwrap().command,
+            Command::Ci(CiCommand::All(CiAllArgs {
+                level: Level::CheapShort
+            }))
+        ));
+        assert!(matches!(
+            parse(&["ci", "fast"]).unwrap().command,
+            Command::Ci(CiCommand::Fast)
+        ));
+        assert!(matches!(
+            parse(&["resctrl-e2e", "--no-strict"]).unwrap().command,
+            Command::ResctrlE2e(_)
+        ));
+    }
+
+    #[test]
+    fn e2e_arguments_and_global_flags() {
+        let cli = parse(&[
+            "e2e",
+            "--level",
+            "perf-short",
+            "--suite",
+            "resctrl-e2e",
+            "--strict",
+            "--plan",
+            "--junit",
+            "j.xml",
+        ])
+        .unwrap();
+        assert!(cli.plan);
+        assert_eq!(cli.junit, Some(PathBuf::from("j.xml")));
+        match cli.command {
+            Command::E2e(args) => {
+                assert_eq!(args.level, Level::PerfShort);
+                assert_eq!(args.suites, ["resctrl-e2e"]);
+                assert!(args.strict.resolve(false));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["--dry-run", "ci", "fast"]).unwrap().plan);
+    }
+
+    #[test]
+    fn unknown_level_lists_valid_levels() {
+        let err = parse(&["e2e", "--level", "expensive"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("invalid value 'expensive'"), "{err}");
+        assert!(
+            err.contains("cheap-short, perf-short, full-short, full-long"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_suite_lists_valid_suites() {
+        let err = parse(&["e2e", "--suite", "nope"]).unwrap_err().to_string();
+        assert!(err.contains("invalid value 'nope'"), "{err}");
+        for name in crate::suites::names() {
+            assert!(err.contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn bad_partition_is_a_usage_error() {
+        let err = parse(&["unit", "--partition", "3/2"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+    }
+
+    #[test]
+    fn every_command_has_help() {
+        let mut cli = Cli::command();
+        for sub in cli.get_subcommands_mut() {
+            assert!(sub.get_about().is_some(), "{} has no help", sub.get_name());
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! `cargo xtask build --archive F`: compile every test binary once into a nextest archive,
+//! so later runs (`unit --archive-file F`, suites) compile nothing.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use xshell::{Shell, cmd};
+
+use crate::commands::unit::NEXTEST_INSTALL;
+use crate::plan::{Exec, Plan, Step};
+
+/// Arguments of `build`.
+#[derive(clap::Args, Debug, PartialEq, Eq)]
+pub struct BuildArgs {
+    /// Write the test archive here (`.tar.zst`), e.g. `target/xtask/tests.tar.zst`.
+    #[arg(long, value_name = "FILE")]
+    pub archive: PathBuf,
+}
+
+/// One step: `cargo nextest archive` of the whole workspace with all features, the same
+/// build `unit` would run.
+pub fn plan(sh: &Shell, args: &BuildArgs, nextest: bool) -> anyhow::Result<Plan> {
+    if !nextest {
+        bail!(
+            "building a test archive needs cargo-nextest, which is not installed; install it with `{NEXTEST_INSTALL}`"
+        );
+    }
+    if !args.archive.to_string_lossy().ends_with(".tar.zst") {
+        bail!(
+            "archive `{}` must end in .tar.zst (the only format nextest writes)",
+            args.archive.display()
+        );
+    }
+    let archive = &args.archive;
+    let exec = Exec::from(cmd!(
+        sh,
+        "cargo nextest archive --locked --workspace --all-features --archive-file {archive}"
+    ));
+    // nextest does not create the archive's directory.
+    let dir = sh
+        .current_dir()
+        .join(archive)
+        .parent()
+        .map(Path::to_path_buf);
+    let description = match &dir {
+        Some(dir) => format!("mkdir -p {} && {exec}", dir.display()),
+        None => exec.to_string(),
+    };
+    let mut plan = Plan::default();
+    plan.push(Step::task("build archive", description, move |io| {
+        if let Some(dir) = &dir {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        io.run(&exec)
+    }));
+    Ok(plan)
+}

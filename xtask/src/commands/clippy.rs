@@ -1,0 +1,19 @@
+//! `cargo xtask clippy`: every lint of every target and feature of the workspace, as errors.
+
+use xshell::{Shell, cmd};
+
+use crate::plan::{Plan, Step};
+
+/// `cargo clippy` over the whole workspace with warnings denied.
+pub fn plan(sh: &Shell) -> Plan {
+    let mut plan = Plan::default();
+    plan.push(Step::exec(
+        "clippy",
+        cmd!(
+            sh,
+            "cargo clippy --locked --workspace --all-targets --all-features -- -D warnings"
+        )
+        .into(),
+    ));
+    plan
+}

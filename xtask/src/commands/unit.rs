@@ -1,0 +1,288 @@
+//! `cargo xtask unit`: the unit and mock-integration tests of the whole workspace.
+//!
+//! Also home of [`TestRun`], the one place that turns "run these tests" into a cargo-nextest
+//! (or, without nextest, `cargo test`) command, for this command and for every suite.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use xshell::{Shell, cmd};
+
+use crate::plan::{Plan, Step};
+use crate::project;
+
+/// Arguments of `unit`.
+#[derive(clap::Args, Debug, Default, PartialEq, Eq)]
+pub struct UnitArgs {
+    /// Run one slice of the tests, e.g. `slice:1/3` or `hash:2/4` (for CI sharding; needs
+    /// cargo-nextest).
+    #[arg(long, value_name = "KIND:M/N", value_parser = parse_partition)]
+    pub partition: Option<String>,
+    /// Run the tests from an archive made by `cargo xtask build --archive`, compiling nothing.
+    #[arg(long, value_name = "FILE")]
+    pub archive_file: Option<PathBuf>,
+    /// Extra arguments for the test runner, e.g. a test-name filter: `unit -- resctrl::`.
+    #[arg(last = true)]
+    pub extra: Vec<String>,
+}
+
+/// `unit`'s plan: one step running every test of the workspace; `nextest` says whether
+/// cargo-nextest is installed.
+pub fn plan(sh: &Shell, args: &UnitArgs, nextest: bool) -> anyhow::Result<Plan> {
+    let run = TestRun {
+        partition: args.partition.clone(),
+        archive: args.archive_file.clone(),
+        extra: args.extra.clone(),
+        ..TestRun::default()
+    };
+    let mut plan = Plan::default();
+    plan.push(run.step(sh, "unit", nextest)?);
+    Ok(plan)
+}
+
+/// Which tests to run and how.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TestRun {
+    /// Packages to build tests for; empty means the whole workspace.
+    pub packages: Vec<String>,
+    /// A nextest filterset (`-E`), e.g. `package(resctrl) & binary(hardware)`.
+    pub filter: Option<String>,
+    /// Run only `#[ignore]`d tests: how hardware suites select their tests.
+    pub ignored_only: bool,
+    /// A nextest partition, e.g. `slice:1/3`.
+    pub partition: Option<String>,
+    /// A nextest archive to run from instead of building.
+    pub archive: Option<PathBuf>,
+    /// Extra arguments after `--`.
+    pub extra: Vec<String>,
+}
+
+/// The install command shown whenever nextest is needed and missing.
+pub const NEXTEST_INSTALL: &str = "cargo install --locked cargo-nextest";
+
+impl TestRun {
+    /// The nextest profile: `ci` under CI (no fail-fast, retries), `default` otherwise.
+    pub fn profile() -> &'static str {
+        if project::in_ci() { "ci" } else { "default" }
+    }
+
+    /// Where nextest writes JUnit for this run (configured in `.config/nextest.toml`).
+    pub fn junit_path(&self) -> PathBuf {
+        let base = match &self.archive {
+            Some(_) => archive_extract_dir().join("target"),
+            None => project::target_dir().to_path_buf(),
+        };
+        base.join("nextest").join(Self::profile()).join("junit.xml")
+    }
+
+    /// A step running these tests; `nextest` says whether cargo-nextest is installed.
+    pub fn step(&self, sh: &Shell, name: &str, nextest: bool) -> anyhow::Result<Step> {
+        if !nextest {
+            return self.cargo_test_step(sh, name);
+        }
+        let profile = Self::profile();
+        let extra = &self.extra;
+        let mut exec = match &self.archive {
+            Some(archive) => {
+                let root = project::root();
+                let extract = archive_extract_dir();
+                cmd!(
+                    sh,
+                    "cargo nextest run --archive-file {archive} --workspace-remap {root} --extract-to {extract} --extract-overwrite --profile {profile}"
+                )
+            }
+            None => {
+                let scope: Vec<String> = if self.packages.is_empty() {
+                    vec!["--workspace".to_string()]
+                } else {
+                    self.packages
+                        .iter()
+                        .flat_map(|p| ["-p".to_string(), p.clone()])
+                        .collect()
+                };
+                cmd!(
+                    sh,
+                    "cargo nextest run --locked {scope...} --all-features --profile {profile}"
+                )
+            }
+        };
+        if let Some(filter) = &self.filter {
+            exec = exec.args(["-E", filter]);
+        }
+        if self.ignored_only {
+            exec = exec.args(["--run-ignored", "only"]);
+        }
+        if let Some(partition) = &self.partition {
+            exec = exec.args(["--partition", partition]);
+        }
+        if !extra.is_empty() {
+            exec = exec.arg("--").args(extra);
+        }
+        Ok(Step::exec(name, exec.into()).with_junit(self.junit_path()))
+    }
+
+    /// Without nextest: plain `cargo test`, as long as nothing needs nextest.
+    fn cargo_test_step(&self, sh: &Shell, name: &str) -> anyhow::Result<Step> {
+        let needs_nextest = [
+            (self.archive.is_some(), "--archive-file"),
+            (self.partition.is_some(), "--partition"),
+            (self.filter.is_some(), "a test filterset"),
+        ];
+        if let Some((_, what)) = needs_nextest.iter().find(|(needed, _)| *needed) {
+            bail!(
+                "{what} needs cargo-nextest, which is not installed; install it with `{NEXTEST_INSTALL}`"
+            );
+        }
+        let scope: Vec<String> = if self.packages.is_empty() {
+            vec!["--workspace".to_string()]
+        } else {
+            self.packages
+                .iter()
+                .flat_map(|p| ["-p".to_string(), p.clone()])
+                .collect()
+        };
+        let mut trailing: Vec<String> = self.extra.clone();
+        if self.ignored_only {
+            trailing.push("--ignored".to_string());
+        }
+        let separator = (!trailing.is_empty()).then_some("--");
+        Ok(Step::exec(
+            name,
+            cmd!(
+                sh,
+                "cargo test --locked {scope...} --all-features {separator...} {trailing...}"
+            )
+            .into(),
+        ))
+    }
+}
+
+/// Where archives are unpacked to run, kept so nextest's JUnit output survives the run.
+fn archive_extract_dir() -> PathBuf {
+    project::xtask_dir().join("archive-run")
+}
+
+/// Accepts nextest's `slice:M/N`, `hash:M/N` and `count:M/N` with 1 <= M <= N.
+pub fn parse_partition(value: &str) -> Result<String, String> {
+    let invalid = || {
+        format!(
+            "invalid partition `{value}`: expected KIND:M/N with KIND one of slice, hash, count and 1 <= M <= N, e.g. slice:1/3"
+        )
+    };
+    let (kind, shard) = value.split_once(':').ok_or_else(invalid)?;
+    let (m, n) = shard.split_once('/').ok_or_else(invalid)?;
+    let (m, n): (u32, u32) = (
+        m.parse().map_err(|_| invalid())?,
+        n.parse().map_err(|_| invalid())?,
+    );
+    if !matches!(kind, "slice" | "hash" | "count") || m == 0 || m > n {
+        return Err(invalid());
+    }
+    Ok(value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Action;
+
+    fn command_line(step: &Step) -> String {
+        match &step.action {
+            Action::Exec(exec) => exec.to_string(),
+            _ => panic!("not an exec step"),
+        }
+    }
+
+    #[test]
+    fn partitions() {
+        assert_eq!(parse_partition("slice:1/3").unwrap(), "slice:1/3");
+        assert!(parse_partition("hash:4/4").is_ok());
+        for bad in [
+            "slice:0/3",
+            "slice:4/3",
+            "slice:1",
+            "bogus:1/2",
+            "1/2",
+            "slice:a/b",
+        ] {
+            let err = parse_partition(bad).unwrap_err();
+            assert!(err.contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn workspace_run_with_nextest() {
+        let sh = project::shell().unwrap();
+        let run = TestRun {
+            partition: Some("slice:2/3".into()),
+            extra: vec!["resctrl::".into()],
+            ..TestRun::default()
+        };
+        let step = run.step(&sh, "unit", true).unwrap();
+        let profile = TestRun::profile();
+        assert_eq!(
+            command_line(&step),
+            format!(
+                "cargo nextest run --locked --workspace --all-features --profile {profile} --partition slice:2/3 -- resctrl::"
+            )
+        );
+        assert!(
+            step.junit
+                .unwrap()
+                .ends_with(format!("nextest/{profile}/junit.xml"))
+        );
+    }
+
+    #[test]
+    fn suite_run_selects_ignored_tests_of_a_binary() {
+        let sh = project::shell().unwrap();
+        let run = TestRun {
+            packages: vec!["resctrl".into()],
+            filter: Some("binary(hardware)".into()),
+            ignored_only: true,
+            ..TestRun::default()
+        };
+        let line = command_line(&run.step(&sh, "resctrl-e2e", true).unwrap());
+        assert!(line.contains("-p resctrl --all-features"), "{line}");
+        assert!(
+            line.ends_with("-E 'binary(hardware)' --run-ignored only"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn archive_run_compiles_nothing() {
+        let sh = project::shell().unwrap();
+        let run = TestRun {
+            archive: Some("target/xtask/tests.tar.zst".into()),
+            ..TestRun::default()
+        };
+        let line = command_line(&run.step(&sh, "unit", true).unwrap());
+        assert!(
+            line.starts_with(
+                "cargo nextest run --archive-file target/xtask/tests.tar.zst --workspace-remap "
+            ),
+            "{line}"
+        );
+        assert!(!line.contains("--locked"), "{line}");
+    }
+
+    #[test]
+    fn without_nextest_falls_back_or_names_the_install() {
+        let sh = project::shell().unwrap();
+        let plain = TestRun::default().step(&sh, "unit", false).unwrap();
+        assert_eq!(
+            command_line(&plain),
+            "cargo test --locked --workspace --all-features"
+        );
+        let sharded = TestRun {
+            partition: Some("slice:1/2".into()),
+            ..TestRun::default()
+        };
+        let err = sharded.step(&sh, "unit", false).err().unwrap().to_string();
+        assert!(
+            err.contains("--partition needs cargo-nextest") && err.contains(NEXTEST_INSTALL),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,304 @@
+//! Plans: what a command will do, as an ordered list of named steps.
+//!
+//! Every command turns its arguments into a [`Plan`]. The same plan is printed by `--plan`,
+//! run natively by the executor, or run inside the builder container, so what you see is
+//! what runs.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::exec::StepIo;
+
+/// An ordered list of steps.
+#[derive(Default)]
+pub struct Plan {
+    /// Context printed above the steps by `--plan` (e.g. which suites run at which level).
+    pub notes: String,
+    /// The steps, in the order they run.
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    /// Appends a step.
+    pub fn push(&mut self, step: Step) {
+        self.steps.push(step);
+    }
+
+    /// Appends all steps (and notes) of another plan.
+    pub fn extend(&mut self, other: Plan) {
+        self.notes.push_str(&other.notes);
+        self.steps.extend(other.steps);
+    }
+
+    /// Renders the plan as the `--plan` listing: one line per step, with its command.
+    pub fn render(&self) -> String {
+        let width = self.steps.iter().map(|s| s.name.len()).max().unwrap_or(0);
+        let mut out = self.notes.clone();
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        for (index, step) in self.steps.iter().enumerate() {
+            out.push_str(&format!(
+                "{:>2}. {:<width$}  {}\n",
+                index + 1,
+                step.name,
+                step.action.describe()
+            ));
+        }
+        out
+    }
+}
+
+/// One named unit of work with its own status and wall time in the report.
+pub struct Step {
+    /// Short name shown in progress and in the final table, e.g. `clippy`.
+    pub name: String,
+    /// What the step does.
+    pub action: Action,
+    /// Steps sharing a chain depend on each other: after one fails, the rest of its chain is
+    /// skipped. Steps without a chain always run, so `ci fast` reports every failure at once.
+    pub chain: Option<String>,
+    /// A JUnit file the step writes with per-test results, merged into `--junit` output.
+    pub junit: Option<PathBuf>,
+}
+
+impl Step {
+    /// A step that runs a command.
+    pub fn exec(name: impl Into<String>, exec: Exec) -> Self {
+        Self::new(name, Action::Exec(exec))
+    }
+
+    /// A step that runs Rust code inside the runner.
+    pub fn task(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        run: impl Fn(&mut StepIo<'_>) -> anyhow::Result<()> + 'static,
+    ) -> Self {
+        Self::new(
+            name,
+            Action::Task(Task {
+                description: description.into(),
+                run: Box::new(run),
+            }),
+        )
+    }
+
+    /// A step decided at plan time not to run, with the reason.
+    pub fn skip(name: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::new(
+            name,
+            Action::Skip {
+                reason: reason.into(),
+            },
+        )
+    }
+
+    /// A step decided at plan time to fail, with the reason (a skip under `--strict`).
+    pub fn fail(name: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::new(
+            name,
+            Action::Fail {
+                reason: reason.into(),
+            },
+        )
+    }
+
+    fn new(name: impl Into<String>, action: Action) -> Self {
+        Step {
+            name: name.into(),
+            action,
+            chain: None,
+            junit: None,
+        }
+    }
+
+    /// Puts the step in a chain (see [`Step::chain`]).
+    pub fn in_chain(mut self, chain: impl Into<String>) -> Self {
+        self.chain = Some(chain.into());
+        self
+    }
+
+    /// Records the JUnit file this step writes (see [`Step::junit`]).
+    pub fn with_junit(mut self, path: PathBuf) -> Self {
+        self.junit = Some(path);
+        self
+    }
+}
+
+/// What a step does.
+pub enum Action {
+    /// Run a program.
+    Exec(Exec),
+    /// Run Rust code in the runner (provisioning, probes, file generation).
+    Task(Task),
+    /// Do nothing; reported as skipped with this reason.
+    Skip {
+        /// Why the step does not run (level too low, capability missing...).
+        reason: String,
+    },
+    /// Do nothing; reported as failed with this reason.
+    Fail {
+        /// Why the step counts as failed.
+        reason: String,
+    },
+}
+
+impl Action {
+    /// One line saying what the action does: `run: <command>`, `task: ...`, `skip: ...`.
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Exec(exec) => format!("run: {exec}"),
+            Action::Task(task) => format!("task: {}", task.description),
+            Action::Skip { reason } => format!("skip: {reason}"),
+            Action::Fail { reason } => format!("fail: {reason}"),
+        }
+    }
+
+    /// Whether the action does work (as opposed to a decided skip or failure).
+    pub fn runs(&self) -> bool {
+        matches!(self, Action::Exec(_) | Action::Task(_))
+    }
+}
+
+/// The code of a [`Task`].
+pub type TaskFn = dyn Fn(&mut StepIo<'_>) -> anyhow::Result<()>;
+
+/// Rust code run as a step.
+pub struct Task {
+    /// What it does, for `--plan`.
+    pub description: String,
+    /// The code; it reports progress through [`StepIo`] and checks for interruption there.
+    pub run: Box<TaskFn>,
+}
+
+/// A program to run: program, arguments, environment additions and working directory.
+///
+/// Built from an xshell command (`Exec::from(cmd!(sh, "cargo fmt --all"))`), so commands are
+/// written with xshell's interpolation and run by the executor, which adds what xshell does
+/// not offer: a process group per step, streamed output and signal forwarding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exec {
+    /// The program, as given (looked up on `PATH` when spawned).
+    pub program: OsString,
+    /// Its arguments.
+    pub args: Vec<OsString>,
+    /// Environment variables set (`Some`) or removed (`None`) on top of the runner's own.
+    pub env: Vec<(OsString, Option<OsString>)>,
+    /// Working directory, if not the runner's.
+    pub cwd: Option<PathBuf>,
+}
+
+impl Exec {
+    /// A `std::process::Command` for this exec (stdio is left to the caller).
+    pub fn to_command(&self) -> Command {
+        let mut command = Command::new(&self.program);
+        command.args(&self.args);
+        for (key, value) in &self.env {
+            match value {
+                Some(value) => command.env(key, value),
+                None => command.env_remove(key),
+            };
+        }
+        if let Some(cwd) = &self.cwd {
+            command.current_dir(cwd);
+        }
+        command
+    }
+}
+
+impl From<xshell::Cmd<'_>> for Exec {
+    fn from(cmd: xshell::Cmd<'_>) -> Self {
+        let command = Command::from(cmd);
+        Exec {
+            program: command.get_program().to_owned(),
+            args: command.get_args().map(OsStr::to_owned).collect(),
+            env: command
+                .get_envs()
+                .map(|(k, v)| (k.to_owned(), v.map(OsStr::to_owned)))
+                .collect(),
+            cwd: command.get_current_dir().map(PathBuf::from),
+        }
+    }
+}
+
+impl fmt::Display for Exec {
+    /// Shell-like rendering: `[cd DIR &&] [K=V ...] program args...`, quoted where needed.
+    /// The directory is shown only when it is not the workspace root, where steps run.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(cwd) = self
+            .cwd
+            .as_deref()
+            .filter(|dir| *dir != crate::project::root())
+        {
+            write!(f, "cd {} && ", quote(cwd.as_os_str()))?;
+        }
+        for (key, value) in &self.env {
+            match value {
+                Some(value) => write!(f, "{}={} ", key.to_string_lossy(), quote(value))?,
+                None => write!(f, "-u {} ", key.to_string_lossy())?,
+            }
+        }
+        write!(f, "{}", quote(&self.program))?;
+        for arg in &self.args {
+            write!(f, " {}", quote(arg))?;
+        }
+        Ok(())
+    }
+}
+
+/// Quotes an argument for display the way a POSIX shell would need it.
+pub fn quote(arg: &OsStr) -> String {
+    let text = arg.to_string_lossy();
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,+@%".contains(c));
+    if plain {
+        text.into_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xshell::cmd;
+
+    #[test]
+    fn exec_from_xshell_keeps_program_args_and_env() {
+        let sh = crate::project::shell().unwrap();
+        let target = "x y";
+        let exec = Exec::from(cmd!(sh, "cargo build --target-dir {target}").env("A", "1"));
+        assert_eq!(exec.program, "cargo");
+        assert_eq!(exec.args, ["build", "--target-dir", "x y"]);
+        assert_eq!(exec.to_string(), "A=1 cargo build --target-dir 'x y'");
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote(OsStr::new("plain-arg_1.0")), "plain-arg_1.0");
+        assert_eq!(quote(OsStr::new("")), "''");
+        assert_eq!(quote(OsStr::new("it's")), r"'it'\''s'");
+    }
+
+    #[test]
+    fn render_lists_every_step_with_its_action() {
+        let sh = crate::project::shell().unwrap();
+        let mut plan = Plan::default();
+        plan.push(Step::exec("fmt", cmd!(sh, "cargo fmt --all").into()));
+        plan.push(Step::skip("resctrl-e2e", "needs full-short"));
+        plan.push(Step::fail("nri-e2e", "missing: root"));
+        plan.push(Step::task("provision", "fetch containerd", |_| Ok(())));
+        let text = plan.render();
+        assert_eq!(
+            text,
+            " 1. fmt          run: cargo fmt --all\n \
+             2. resctrl-e2e  skip: needs full-short\n \
+             3. nri-e2e      fail: missing: root\n \
+             4. provision    task: fetch containerd\n"
+        );
+    }
+}

@@ -1,0 +1,128 @@
+//! Reporting a run: live progress while steps run, then a table of every step.
+//!
+//! Three styles, picked from the environment: a live progress display on a terminal, plain
+//! lines otherwise, and GitHub Actions groups, annotations and a job summary under
+//! `GITHUB_ACTIONS=true`. JUnit XML is written from the results on request.
+
+pub mod github;
+pub mod junit;
+pub mod plain;
+pub mod table;
+pub mod terminal;
+
+use std::io::IsTerminal;
+
+use crate::exec::StepResult;
+use crate::plan::Step;
+
+/// Receives the events of a run as they happen.
+pub trait Reporter {
+    /// Step `index` (0-based) of `total` is about to run (or be skipped).
+    fn step_started(&mut self, index: usize, total: usize, step: &Step);
+    /// One line of the running step's output.
+    fn output(&mut self, line: &str);
+    /// The step is done.
+    fn step_finished(&mut self, step: &Step, result: &StepResult);
+    /// The plan is done; show the summary.
+    fn finish(&mut self, results: &[StepResult]);
+}
+
+/// Which reporter fits where the runner is running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// A terminal: live progress.
+    Terminal,
+    /// A pipe or file: plain lines.
+    Plain,
+    /// GitHub Actions.
+    GitHub,
+}
+
+impl Style {
+    /// `GITHUB_ACTIONS=true` wins; otherwise a terminal on stdout gets live progress.
+    pub fn detect() -> Style {
+        Self::from_env(
+            std::env::var("GITHUB_ACTIONS").ok().as_deref(),
+            std::io::stdout().is_terminal(),
+        )
+    }
+
+    fn from_env(github_actions: Option<&str>, terminal: bool) -> Style {
+        match (github_actions, terminal) {
+            (Some("true"), _) => Style::GitHub,
+            (_, true) => Style::Terminal,
+            _ => Style::Plain,
+        }
+    }
+
+    /// A reporter of this style.
+    pub fn reporter(self) -> Box<dyn Reporter> {
+        match self {
+            Style::Terminal => Box::new(terminal::TerminalReporter::new()),
+            Style::Plain => Box::new(plain::PlainReporter::stdout()),
+            Style::GitHub => Box::new(github::GitHubReporter::from_env()),
+        }
+    }
+}
+
+/// "12.3s" under a minute, "3m05s" above.
+pub fn format_duration(elapsed: std::time::Duration) -> String {
+    let secs = elapsed.as_secs_f64();
+    if secs < 60.0 {
+        format!("{secs:.1}s")
+    } else {
+        let whole = elapsed.as_secs();
+        format!("{}m{:02}s", whole / 60, whole % 60)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! A reporter that records what it was told, for executor tests.
+
+    use super::Reporter;
+    use crate::exec::StepResult;
+    use crate::plan::Step;
+
+    #[derive(Default)]
+    pub struct Recorder {
+        pub started: Vec<String>,
+        pub lines: Vec<String>,
+        pub results: Vec<StepResult>,
+        pub finished: usize,
+    }
+
+    impl Reporter for Recorder {
+        fn step_started(&mut self, _index: usize, _total: usize, step: &Step) {
+            self.started.push(step.name.clone());
+        }
+        fn output(&mut self, line: &str) {
+            self.lines.push(line.to_string());
+        }
+        fn step_finished(&mut self, _step: &Step, result: &StepResult) {
+            self.results.push(result.clone());
+        }
+        fn finish(&mut self, _results: &[StepResult]) {
+            self.finished += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn style_follows_environment() {
+        assert_eq!(Style::from_env(Some("true"), true), Style::GitHub);
+        assert_eq!(Style::from_env(Some("false"), true), Style::Terminal);
+        assert_eq!(Style::from_env(None, false), Style::Plain);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(format_duration(Duration::from_millis(12_340)), "12.3s");
+        assert_eq!(format_duration(Duration::from_secs(185)), "3m05s");
+    }
+}

@@ -1,0 +1,206 @@
+//! The registry of heavy suites.
+//!
+//! A suite declares the lowest level it runs at, the host capabilities it needs and how long
+//! it takes; `e2e --level L` decides from those alone whether it runs, so adding a suite is
+//! one entry in [`registry`] plus its module.
+
+mod resctrl_e2e;
+
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use xshell::Shell;
+
+use crate::capability::{Capability, Host};
+use crate::level::{Duration, Level};
+use crate::plan::Step;
+
+/// A heavy test suite.
+pub struct Suite {
+    /// Its name: the `--suite` value and its own `cargo xtask <name>` command.
+    pub name: &'static str,
+    /// The cheapest level that includes it.
+    pub min_level: Level,
+    /// What the host must offer.
+    pub needs: &'static [Capability],
+    /// How long it runs.
+    pub duration: Duration,
+    /// Its steps, when it runs.
+    pub steps: fn(&SuiteCtx<'_>) -> anyhow::Result<Vec<Step>>,
+}
+
+/// What a suite's steps are built from.
+pub struct SuiteCtx<'a> {
+    /// A shell at the workspace root.
+    pub sh: &'a Shell,
+    /// Run tests from this nextest archive instead of building them.
+    pub archive: Option<PathBuf>,
+    /// Whether cargo-nextest is installed.
+    pub nextest: bool,
+}
+
+/// Every registered suite, cheapest level first.
+pub fn registry() -> &'static [Suite] {
+    static SUITES: &[Suite] = &[resctrl_e2e::SUITE];
+    SUITES
+}
+
+/// The suite called `name`, or an error listing the valid names.
+pub fn find(name: &str) -> anyhow::Result<&'static Suite> {
+    registry().iter().find(|s| s.name == name).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown suite `{name}`; valid suites: {}",
+            names().join(", ")
+        )
+    })
+}
+
+/// The names of all suites, for `--suite` validation and messages.
+pub fn names() -> Vec<&'static str> {
+    registry().iter().map(|s| s.name).collect()
+}
+
+/// Whether a suite runs at a level on a host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// It runs.
+    Run,
+    /// The run's level is below the suite's minimum (or too short for a long suite).
+    NotAtLevel(String),
+    /// Capabilities are missing: each with the reason.
+    Missing(Vec<(Capability, String)>),
+}
+
+impl Decision {
+    /// The reason a suite does not run, as shown in plans and reports.
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Decision::Run => None,
+            Decision::NotAtLevel(why) => Some(why.clone()),
+            Decision::Missing(missing) => Some(
+                missing
+                    .iter()
+                    .map(|(capability, why)| format!("missing {capability}: {why}"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        }
+    }
+}
+
+impl Suite {
+    /// Decides whether this suite runs at `level` on `host`. Capabilities are only probed
+    /// when the level admits the suite.
+    pub fn decide(&self, level: Level, host: &Host) -> Decision {
+        if level < self.min_level {
+            return Decision::NotAtLevel(format!(
+                "needs level {} or higher (this run: {level})",
+                self.min_level
+            ));
+        }
+        if !level.admits(self.duration) {
+            return Decision::NotAtLevel(format!(
+                "a {} suite, run only at level {}",
+                self.duration,
+                Level::FullLong
+            ));
+        }
+        let missing: Vec<(Capability, String)> = self
+            .needs
+            .iter()
+            .filter_map(|&capability| host.check(capability).err().map(|why| (capability, why)))
+            .collect();
+        if missing.is_empty() {
+            Decision::Run
+        } else {
+            Decision::Missing(missing)
+        }
+    }
+}
+
+/// The suite table printed with `--plan`: every suite, its requirements and the decision.
+pub fn render_decisions(decisions: &[(&Suite, Decision)]) -> String {
+    let rows: Vec<[String; 5]> = decisions
+        .iter()
+        .map(|(suite, decision)| {
+            let needs = suite
+                .needs
+                .iter()
+                .map(|c| c.name())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let verdict = match decision.reason() {
+                None => "run".to_string(),
+                Some(why) => format!("skip: {why}"),
+            };
+            [
+                suite.name.to_string(),
+                suite.min_level.to_string(),
+                suite.duration.to_string(),
+                needs,
+                verdict,
+            ]
+        })
+        .collect();
+    let header = ["suite", "level", "duration", "needs", "decision"].map(String::from);
+    let mut widths = [0usize; 4];
+    for row in rows.iter().chain([&header]) {
+        for (width, cell) in widths.iter_mut().zip(row.iter()) {
+            *width = (*width).max(cell.len());
+        }
+    }
+    let mut out = String::new();
+    for row in [&header].into_iter().chain(rows.iter()) {
+        let _ = writeln!(
+            out,
+            "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3]
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_findable() {
+        let names = names();
+        let mut sorted = names.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), names.len());
+        for name in names {
+            assert_eq!(find(name).unwrap().name, name);
+        }
+    }
+
+    #[test]
+    fn unknown_suite_lists_valid_names() {
+        let err = find("nope").err().unwrap().to_string();
+        assert!(
+            err.starts_with("unknown suite `nope`; valid suites: "),
+            "{err}"
+        );
+        for name in names() {
+            assert!(err.contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn registry_is_ordered_by_level() {
+        let levels: Vec<Level> = registry().iter().map(|s| s.min_level).collect();
+        let mut sorted = levels.clone();
+        sorted.sort();
+        assert_eq!(levels, sorted);
+    }
+}
