@@ -16,7 +16,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
+use capability::Host;
 use cli::{Cli, Command};
+use commands::Ctx;
 use commands::ci::CiCommand;
 use commands::e2e::{Selection, SuiteArgs};
 use exec::{Executor, Interrupt};
@@ -39,59 +41,59 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
-    let sh = project::shell()?;
-    let ci = project::in_ci();
-    let nextest = probe::tools::nextest_installed();
+    let style = Style::detect();
+    let ctx = Ctx::detect(style)?;
     let plan = match &cli.command {
         Command::Doctor(args) => {
             print!("{}", commands::doctor::run(args));
             return Ok(ExitCode::SUCCESS);
         }
-        Command::Fmt(args) => commands::fmt::plan(&sh, args),
-        Command::Clippy => commands::clippy::plan(&sh),
-        Command::Unit(args) => commands::unit::plan(&sh, args, nextest)?,
-        Command::Build(args) => commands::build::plan(&sh, args, nextest)?,
+        Command::Fmt(args) => commands::fmt::plan(&ctx, args),
+        Command::Clippy => commands::clippy::plan(&ctx),
+        Command::Unit(args) => commands::unit::plan(&ctx, args)?,
+        Command::Build(args) => commands::build::plan(&ctx, args)?,
         Command::E2e(args) => {
-            let host = capability::Host::system();
-            commands::e2e::plan(&sh, &host, &Selection::from_args(args, ci)?, nextest)?
+            let selection = Selection::from_args(args, ctx.ci)?;
+            commands::e2e::plan(&ctx, &Host::system(), &selection)?
         }
-        Command::Ci(CiCommand::Fast) => commands::ci::fast_plan(&sh, nextest)?,
-        Command::Ci(CiCommand::All(args)) => {
-            commands::ci::all_plan(&sh, &capability::Host::system(), args, nextest)?
-        }
-        Command::ResctrlE2e(args) => suite_plan(&sh, "resctrl-e2e", args, ci, nextest)?,
+        Command::Ci(CiCommand::Fast) => commands::ci::fast_plan(&ctx)?,
+        Command::Ci(CiCommand::All(args)) => commands::ci::all_plan(&ctx, &Host::system(), args)?,
+        Command::ResctrlE2e(args) => suite_plan(&ctx, "resctrl-e2e", args)?,
     };
-    execute(cli, plan)
+    execute(cli, style, plan)
 }
 
 /// A suite's own command: the suite alone, whatever its level, still gated by capabilities.
-fn suite_plan(
-    sh: &xshell::Shell,
-    name: &str,
-    args: &SuiteArgs,
-    ci: bool,
-    nextest: bool,
-) -> anyhow::Result<Plan> {
+fn suite_plan(ctx: &Ctx, name: &str, args: &SuiteArgs) -> anyhow::Result<Plan> {
     let selection = Selection {
         suites: vec![suites::find(name)?],
         level: level::Level::FullLong,
-        strict: args.strict.resolve(ci),
+        strict: args.strict.resolve(ctx.ci),
         archive: args.archive_file.clone(),
     };
-    commands::e2e::plan(sh, &capability::Host::system(), &selection, nextest)
+    commands::e2e::plan(ctx, &Host::system(), &selection)
 }
 
 /// Prints the plan (`--plan`) or runs it, then writes JUnit if asked; the exit code says
 /// whether every step passed.
-fn execute(cli: &Cli, plan: Plan) -> anyhow::Result<ExitCode> {
+fn execute(cli: &Cli, style: Style, plan: Plan) -> anyhow::Result<ExitCode> {
     if cli.plan {
         print!("{}", plan.render());
         return Ok(ExitCode::SUCCESS);
     }
     let interrupt = Interrupt::install()?;
-    let mut reporter = Style::detect().reporter();
+    let mut reporter = style.reporter();
     let log_dir = project::xtask_dir().join("logs");
-    let results = Executor::new(reporter.as_mut(), interrupt, log_dir).run(&plan);
+    let mut executor = Executor::new(reporter.as_mut(), interrupt, log_dir);
+    // Steps write into a pipe, so cargo would turn colour off; follow the report style
+    // instead, unless the user chose.
+    if std::env::var_os("CARGO_TERM_COLOR").is_none() {
+        executor = executor.with_env(
+            "CARGO_TERM_COLOR",
+            if style.colors() { "always" } else { "never" },
+        );
+    }
+    let results = executor.run(&plan);
     if let Some(path) = &cli.junit {
         let xml = report::junit::render(&cli.command.title(), &results);
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use xshell::{Shell, cmd};
+use xshell::cmd;
+
+use super::Ctx;
 
 use crate::commands::unit::NEXTEST_INSTALL;
 use crate::plan::{Exec, Plan, Step};
@@ -19,8 +21,9 @@ pub struct BuildArgs {
 
 /// One step: `cargo nextest archive` of the whole workspace with all features, the same
 /// build `unit` would run.
-pub fn plan(sh: &Shell, args: &BuildArgs, nextest: bool) -> anyhow::Result<Plan> {
-    if !nextest {
+pub fn plan(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<Plan> {
+    let sh = &ctx.sh;
+    if !ctx.nextest {
         bail!(
             "building a test archive needs cargo-nextest, which is not installed; install it with `{NEXTEST_INSTALL}`"
         );

@@ -1,11 +1,9 @@
 //! `cargo xtask ci fast` (the pre-push check) and `cargo xtask ci all` (what CI runs).
 
-use xshell::Shell;
-
 use super::e2e::{self, Selection};
 use super::fmt::FmtArgs;
 use super::unit::UnitArgs;
-use super::{clippy, fmt, unit};
+use super::{Ctx, clippy, fmt, unit};
 use crate::capability::Host;
 use crate::level::Level;
 use crate::plan::Plan;
@@ -32,22 +30,22 @@ pub struct CiAllArgs {
 /// fmt check, clippy, unit tests, in that order: each compiles with different flags and
 /// they share the build directory lock, so running them at once would not finish sooner on
 /// a small machine.
-pub fn fast_plan(sh: &Shell, nextest: bool) -> anyhow::Result<Plan> {
-    let mut plan = fmt::plan(sh, &FmtArgs::default());
-    plan.extend(clippy::plan(sh));
-    plan.extend(unit::plan(sh, &UnitArgs::default(), nextest)?);
+pub fn fast_plan(ctx: &Ctx) -> anyhow::Result<Plan> {
+    let mut plan = fmt::plan(ctx, &FmtArgs::default());
+    plan.extend(clippy::plan(ctx));
+    plan.extend(unit::plan(ctx, &UnitArgs::default())?);
     Ok(plan)
 }
 
 /// The fast tier followed by every e2e suite at `level`, strict.
-pub fn all_plan(sh: &Shell, host: &Host, args: &CiAllArgs, nextest: bool) -> anyhow::Result<Plan> {
-    let mut plan = fast_plan(sh, nextest)?;
+pub fn all_plan(ctx: &Ctx, host: &Host, args: &CiAllArgs) -> anyhow::Result<Plan> {
+    let mut plan = fast_plan(ctx)?;
     let selection = Selection {
         suites: suites::registry().iter().collect(),
         level: args.level,
         strict: true,
         archive: None,
     };
-    plan.extend(e2e::plan(sh, host, &selection, nextest)?);
+    plan.extend(e2e::plan(ctx, host, &selection)?);
     Ok(plan)
 }

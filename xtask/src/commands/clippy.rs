@@ -1,11 +1,14 @@
 //! `cargo xtask clippy`: every lint of every target and feature of the workspace, as errors.
 
-use xshell::{Shell, cmd};
+use xshell::cmd;
+
+use super::Ctx;
 
 use crate::plan::{Plan, Step};
 
 /// `cargo clippy` over the whole workspace with warnings denied.
-pub fn plan(sh: &Shell) -> Plan {
+pub fn plan(ctx: &Ctx) -> Plan {
+    let sh = &ctx.sh;
     let mut plan = Plan::default();
     plan.push(Step::exec(
         "clippy",

@@ -3,8 +3,7 @@
 
 use std::path::PathBuf;
 
-use xshell::Shell;
-
+use super::Ctx;
 use crate::capability::Host;
 use crate::level::Level;
 use crate::plan::{Plan, Step};
@@ -93,12 +92,7 @@ impl Selection<'static> {
 
 /// The plan of an e2e run: per suite, its steps (chained, so a failed provisioning step
 /// skips the tests), or one skipped/failed step saying why it does not run.
-pub fn plan(
-    sh: &Shell,
-    host: &Host,
-    selection: &Selection<'_>,
-    nextest: bool,
-) -> anyhow::Result<Plan> {
+pub fn plan(ctx: &Ctx, host: &Host, selection: &Selection<'_>) -> anyhow::Result<Plan> {
     let mut plan = Plan::default();
     if selection.suites.is_empty() {
         plan.notes = format!(
@@ -108,10 +102,9 @@ pub fn plan(
         plan.push(Step::skip("e2e", "no e2e suites are registered yet"));
         return Ok(plan);
     }
-    let ctx = SuiteCtx {
-        sh,
+    let suite_ctx = SuiteCtx {
+        ctx,
         archive: selection.archive.clone(),
-        nextest,
     };
     let decisions: Vec<(&Suite, Decision)> = selection
         .suites
@@ -127,7 +120,7 @@ pub fn plan(
     for (suite, decision) in &decisions {
         match decision {
             Decision::Run => {
-                for step in (suite.steps)(&ctx)? {
+                for step in (suite.steps)(&suite_ctx)? {
                     plan.push(step.in_chain(suite.name));
                 }
             }
@@ -173,7 +166,7 @@ mod tests {
     }
 
     fn render(host: &Host, level: Level, strict: bool) -> String {
-        let sh = project::shell().unwrap();
+        let ctx = Ctx::for_tests(true);
         let selection = Selection {
             suites: suites::registry().iter().collect(),
             level,
@@ -181,7 +174,7 @@ mod tests {
             archive: None,
         };
         // Normalise what depends on the checkout and the environment.
-        plan(&sh, host, &selection, true)
+        plan(&ctx, host, &selection)
             .unwrap()
             .render()
             .replace(project::target_dir().to_str().unwrap(), "$TARGET")

@@ -1,6 +1,8 @@
 //! `cargo xtask fmt [--fix]`: rustfmt over the whole workspace.
 
-use xshell::{Shell, cmd};
+use xshell::cmd;
+
+use super::Ctx;
 
 use crate::plan::{Plan, Step};
 
@@ -12,10 +14,13 @@ pub struct FmtArgs {
     pub fix: bool,
 }
 
-/// `cargo fmt --all -- --check`, or without `--check` when fixing.
-pub fn plan(sh: &Shell, args: &FmtArgs) -> Plan {
+/// `cargo fmt --all -- --check`, or without `--check` when fixing. rustfmt colours its diff
+/// even into a pipe, so colour is chosen explicitly.
+pub fn plan(ctx: &Ctx, args: &FmtArgs) -> Plan {
+    let sh = &ctx.sh;
+    let color = if ctx.color { "always" } else { "never" };
     let check = (!args.fix)
-        .then_some(["--", "--check"])
+        .then_some(["--", "--check", "--color", color])
         .into_iter()
         .flatten();
     let mut plan = Plan::default();

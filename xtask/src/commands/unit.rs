@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use anyhow::bail;
 use xshell::{Shell, cmd};
 
+use super::Ctx;
+
 use crate::plan::{Plan, Step};
 use crate::project;
 
@@ -28,7 +30,7 @@ pub struct UnitArgs {
 
 /// `unit`'s plan: one step running every test of the workspace; `nextest` says whether
 /// cargo-nextest is installed.
-pub fn plan(sh: &Shell, args: &UnitArgs, nextest: bool) -> anyhow::Result<Plan> {
+pub fn plan(ctx: &Ctx, args: &UnitArgs) -> anyhow::Result<Plan> {
     let run = TestRun {
         partition: args.partition.clone(),
         archive: args.archive_file.clone(),
@@ -36,7 +38,7 @@ pub fn plan(sh: &Shell, args: &UnitArgs, nextest: bool) -> anyhow::Result<Plan> 
         ..TestRun::default()
     };
     let mut plan = Plan::default();
-    plan.push(run.step(sh, "unit", nextest)?);
+    plan.push(run.step(ctx, "unit")?);
     Ok(plan)
 }
 
@@ -75,9 +77,10 @@ impl TestRun {
         base.join("nextest").join(Self::profile()).join("junit.xml")
     }
 
-    /// A step running these tests; `nextest` says whether cargo-nextest is installed.
-    pub fn step(&self, sh: &Shell, name: &str, nextest: bool) -> anyhow::Result<Step> {
-        if !nextest {
+    /// A step running these tests.
+    pub fn step(&self, ctx: &Ctx, name: &str) -> anyhow::Result<Step> {
+        let sh = &ctx.sh;
+        if !ctx.nextest {
             return self.cargo_test_step(sh, name);
         }
         let profile = Self::profile();
@@ -212,13 +215,12 @@ mod tests {
 
     #[test]
     fn workspace_run_with_nextest() {
-        let sh = project::shell().unwrap();
         let run = TestRun {
             partition: Some("slice:2/3".into()),
             extra: vec!["resctrl::".into()],
             ..TestRun::default()
         };
-        let step = run.step(&sh, "unit", true).unwrap();
+        let step = run.step(&Ctx::for_tests(true), "unit").unwrap();
         let profile = TestRun::profile();
         assert_eq!(
             command_line(&step),
@@ -235,14 +237,13 @@ mod tests {
 
     #[test]
     fn suite_run_selects_ignored_tests_of_a_binary() {
-        let sh = project::shell().unwrap();
         let run = TestRun {
             packages: vec!["resctrl".into()],
             filter: Some("binary(hardware)".into()),
             ignored_only: true,
             ..TestRun::default()
         };
-        let line = command_line(&run.step(&sh, "resctrl-e2e", true).unwrap());
+        let line = command_line(&run.step(&Ctx::for_tests(true), "resctrl-e2e").unwrap());
         assert!(line.contains("-p resctrl --all-features"), "{line}");
         assert!(
             line.ends_with("-E 'binary(hardware)' --run-ignored only"),
@@ -252,12 +253,11 @@ mod tests {
 
     #[test]
     fn archive_run_compiles_nothing() {
-        let sh = project::shell().unwrap();
         let run = TestRun {
             archive: Some("target/xtask/tests.tar.zst".into()),
             ..TestRun::default()
         };
-        let line = command_line(&run.step(&sh, "unit", true).unwrap());
+        let line = command_line(&run.step(&Ctx::for_tests(true), "unit").unwrap());
         assert!(
             line.starts_with(
                 "cargo nextest run --archive-file target/xtask/tests.tar.zst --workspace-remap "
@@ -269,8 +269,9 @@ mod tests {
 
     #[test]
     fn without_nextest_falls_back_or_names_the_install() {
-        let sh = project::shell().unwrap();
-        let plain = TestRun::default().step(&sh, "unit", false).unwrap();
+        let plain = TestRun::default()
+            .step(&Ctx::for_tests(false), "unit")
+            .unwrap();
         assert_eq!(
             command_line(&plain),
             "cargo test --locked --workspace --all-features"
@@ -279,7 +280,11 @@ mod tests {
             partition: Some("slice:1/2".into()),
             ..TestRun::default()
         };
-        let err = sharded.step(&sh, "unit", false).err().unwrap().to_string();
+        let err = sharded
+            .step(&Ctx::for_tests(false), "unit")
+            .err()
+            .unwrap()
+            .to_string();
         assert!(
             err.contains("--partition needs cargo-nextest") && err.contains(NEXTEST_INSTALL),
             "{err}"

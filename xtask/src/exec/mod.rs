@@ -63,6 +63,7 @@ pub struct StepIo<'a> {
     reporter: &'a mut dyn Reporter,
     log: Option<File>,
     interrupt: &'a Interrupt,
+    env: &'a [(String, String)],
 }
 
 impl StepIo<'_> {
@@ -78,7 +79,11 @@ impl StepIo<'_> {
     /// Runs a program with its output reported line by line; fails if it fails.
     pub fn run(&mut self, exec: &Exec) -> anyhow::Result<()> {
         let interrupt = self.interrupt;
-        child::run(exec, interrupt, &mut |line| self.line(line))
+        let mut exec = exec.clone();
+        for (key, value) in self.env {
+            exec.env.push((key.into(), Some(value.into())));
+        }
+        child::run(&exec, interrupt, &mut |line| self.line(line))
     }
 }
 
@@ -87,6 +92,7 @@ pub struct Executor<'a> {
     reporter: &'a mut dyn Reporter,
     interrupt: Interrupt,
     log_dir: PathBuf,
+    env: Vec<(String, String)>,
 }
 
 impl<'a> Executor<'a> {
@@ -96,7 +102,14 @@ impl<'a> Executor<'a> {
             reporter,
             interrupt,
             log_dir,
+            env: Vec::new(),
         }
+    }
+
+    /// Sets an environment variable for every program the steps run.
+    pub fn with_env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
     }
 
     /// Runs every step and returns their records, in plan order.
@@ -160,6 +173,7 @@ impl<'a> Executor<'a> {
                     reporter: &mut *self.reporter,
                     log,
                     interrupt: &self.interrupt,
+                    env: &self.env,
                 };
                 let outcome = match &step.action {
                     Action::Exec(exec) => io.run(exec),
@@ -302,6 +316,27 @@ mod tests {
         );
         assert!(interrupted(&results));
         assert_eq!(recorder.finished, 1);
+    }
+
+    #[test]
+    fn executor_environment_reaches_every_program() {
+        let sh = crate::project::shell().unwrap();
+        let mut plan = Plan::default();
+        plan.push(Step::exec(
+            "env",
+            cmd!(sh, "sh -c 'echo $XTASK_TEST_VAR'").into(),
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let mut recorder = Recorder::default();
+        let results = Executor::new(
+            &mut recorder,
+            Interrupt::default(),
+            dir.path().to_path_buf(),
+        )
+        .with_env("XTASK_TEST_VAR", "from-executor")
+        .run(&plan);
+        assert_eq!(results[0].status, Status::Ok);
+        assert_eq!(recorder.lines, ["from-executor"]);
     }
 
     #[test]

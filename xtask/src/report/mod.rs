@@ -55,6 +55,12 @@ impl Style {
         }
     }
 
+    /// Whether tools should colour their output: yes where it is shown to a person (a
+    /// terminal, GitHub's log viewer), no in plain logs.
+    pub fn colors(self) -> bool {
+        self != Style::Plain
+    }
+
     /// A reporter of this style.
     pub fn reporter(self) -> Box<dyn Reporter> {
         match self {

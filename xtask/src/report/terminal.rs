@@ -56,7 +56,7 @@ impl Reporter for TerminalReporter {
         if let Some(bar) = &self.bar {
             let plain = strip_ansi(line);
             if !plain.trim().is_empty() {
-                bar.set_message(plain);
+                bar.set_message(plain.trim().to_string());
             }
         }
     }

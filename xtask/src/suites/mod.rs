@@ -9,7 +9,7 @@ mod resctrl_e2e;
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use xshell::Shell;
+use crate::commands::Ctx;
 
 use crate::capability::{Capability, Host};
 use crate::level::{Duration, Level};
@@ -31,12 +31,10 @@ pub struct Suite {
 
 /// What a suite's steps are built from.
 pub struct SuiteCtx<'a> {
-    /// A shell at the workspace root.
-    pub sh: &'a Shell,
+    /// The command context (shell, nextest, colour, CI).
+    pub ctx: &'a Ctx,
     /// Run tests from this nextest archive instead of building them.
     pub archive: Option<PathBuf>,
-    /// Whether cargo-nextest is installed.
-    pub nextest: bool,
 }
 
 /// Every registered suite, cheapest level first.

@@ -27,5 +27,5 @@ fn steps(ctx: &SuiteCtx<'_>) -> anyhow::Result<Vec<Step>> {
         archive: ctx.archive.clone(),
         ..TestRun::default()
     };
-    Ok(vec![run.step(ctx.sh, "resctrl-e2e", ctx.nextest)?])
+    Ok(vec![run.step(ctx.ctx, "resctrl-e2e")?])
 }
