@@ -71,6 +71,8 @@ impl Step {
     }
 
     /// A step that runs Rust code inside the runner.
+    // Provisioning suites (nri-e2e) are the users; none is registered yet.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn task(
         name: impl Into<String>,
         description: impl Into<String>,
@@ -132,6 +134,7 @@ pub enum Action {
     /// Run a program.
     Exec(Exec),
     /// Run Rust code in the runner (provisioning, probes, file generation).
+    #[cfg_attr(not(test), allow(dead_code))]
     Task(Task),
     /// Do nothing; reported as skipped with this reason.
     Skip {
@@ -188,9 +191,33 @@ pub struct Exec {
     pub env: Vec<(OsString, Option<OsString>)>,
     /// Working directory, if not the runner's.
     pub cwd: Option<PathBuf>,
+    /// Directories created before the program starts (for tools that will not create
+    /// their output directory themselves).
+    pub mkdirs: Vec<PathBuf>,
 }
 
 impl Exec {
+    /// Creates `dir` (and its parents) before the program runs.
+    pub fn creating_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.mkdirs.push(dir.into());
+        self
+    }
+
+    /// The program and its leading words, e.g. `cargo nextest run`: enough to name the
+    /// command in a one-line failure reason (the full line is in the step's header and log).
+    pub fn short_name(&self) -> String {
+        let words: Vec<String> = std::iter::once(&self.program)
+            .chain(
+                self.args
+                    .iter()
+                    .take_while(|a| !a.to_string_lossy().starts_with('-'))
+                    .take(2),
+            )
+            .map(|word| quote(word))
+            .collect();
+        words.join(" ")
+    }
+
     /// A `std::process::Command` for this exec (stdio is left to the caller).
     pub fn to_command(&self) -> Command {
         let mut command = Command::new(&self.program);
@@ -219,6 +246,7 @@ impl From<xshell::Cmd<'_>> for Exec {
                 .map(|(k, v)| (k.to_owned(), v.map(OsStr::to_owned)))
                 .collect(),
             cwd: command.get_current_dir().map(PathBuf::from),
+            mkdirs: Vec::new(),
         }
     }
 }
@@ -227,6 +255,9 @@ impl fmt::Display for Exec {
     /// Shell-like rendering: `[cd DIR &&] [K=V ...] program args...`, quoted where needed.
     /// The directory is shown only when it is not the workspace root, where steps run.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for dir in &self.mkdirs {
+            write!(f, "mkdir -p {} && ", quote(dir.as_os_str()))?;
+        }
         if let Some(cwd) = self
             .cwd
             .as_deref()
@@ -275,6 +306,16 @@ mod tests {
         assert_eq!(exec.program, "cargo");
         assert_eq!(exec.args, ["build", "--target-dir", "x y"]);
         assert_eq!(exec.to_string(), "A=1 cargo build --target-dir 'x y'");
+    }
+
+    #[test]
+    fn short_names_and_mkdirs() {
+        let sh = crate::project::shell().unwrap();
+        let exec = Exec::from(cmd!(sh, "cargo nextest run --workspace -E 'all()'"));
+        assert_eq!(exec.short_name(), "cargo nextest run");
+        let exec = Exec::from(cmd!(sh, "sh -c 'exit 3'")).creating_dir("/tmp/x y");
+        assert_eq!(exec.short_name(), "sh");
+        assert_eq!(exec.to_string(), "mkdir -p '/tmp/x y' && sh -c 'exit 3'");
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! `cargo xtask build --archive F`: compile every test binary once into a nextest archive,
 //! so later runs (`unit --archive-file F`, suites) compile nothing.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use xshell::cmd;
 
 use super::Ctx;
@@ -40,21 +40,11 @@ pub fn plan(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<Plan> {
         "cargo nextest archive --locked --workspace --all-features --archive-file {archive}"
     ));
     // nextest does not create the archive's directory.
-    let dir = sh
-        .current_dir()
-        .join(archive)
-        .parent()
-        .map(Path::to_path_buf);
-    let description = match &dir {
-        Some(dir) => format!("mkdir -p {} && {exec}", dir.display()),
-        None => exec.to_string(),
+    let exec = match sh.current_dir().join(archive).parent() {
+        Some(dir) => exec.creating_dir(dir),
+        None => exec,
     };
     let mut plan = Plan::default();
-    plan.push(Step::task("build archive", description, move |io| {
-        if let Some(dir) = &dir {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        io.run(&exec)
-    }));
+    plan.push(Step::exec("build archive", exec));
     Ok(plan)
 }

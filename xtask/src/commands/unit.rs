@@ -10,7 +10,7 @@ use xshell::{Shell, cmd};
 
 use super::Ctx;
 
-use crate::plan::{Plan, Step};
+use crate::plan::{Exec, Plan, Step};
 use crate::project;
 
 /// Arguments of `unit`.
@@ -85,7 +85,7 @@ impl TestRun {
         }
         let profile = Self::profile();
         let extra = &self.extra;
-        let mut exec = match &self.archive {
+        let mut cmd = match &self.archive {
             Some(archive) => {
                 let root = project::root();
                 let extract = archive_extract_dir();
@@ -95,14 +95,7 @@ impl TestRun {
                 )
             }
             None => {
-                let scope: Vec<String> = if self.packages.is_empty() {
-                    vec!["--workspace".to_string()]
-                } else {
-                    self.packages
-                        .iter()
-                        .flat_map(|p| ["-p".to_string(), p.clone()])
-                        .collect()
-                };
+                let scope = self.scope();
                 cmd!(
                     sh,
                     "cargo nextest run --locked {scope...} --all-features --profile {profile}"
@@ -110,18 +103,34 @@ impl TestRun {
             }
         };
         if let Some(filter) = &self.filter {
-            exec = exec.args(["-E", filter]);
+            cmd = cmd.args(["-E", filter]);
         }
         if self.ignored_only {
-            exec = exec.args(["--run-ignored", "only"]);
+            cmd = cmd.args(["--run-ignored", "only"]);
         }
         if let Some(partition) = &self.partition {
-            exec = exec.args(["--partition", partition]);
+            cmd = cmd.args(["--partition", partition]);
         }
         if !extra.is_empty() {
-            exec = exec.arg("--").args(extra);
+            cmd = cmd.arg("--").args(extra);
         }
-        Ok(Step::exec(name, exec.into()).with_junit(self.junit_path()))
+        let mut exec = Exec::from(cmd);
+        if self.archive.is_some() {
+            // nextest extracts only into an existing directory.
+            exec = exec.creating_dir(archive_extract_dir());
+        }
+        Ok(Step::exec(name, exec).with_junit(self.junit_path()))
+    }
+
+    /// `--workspace`, or `-p` for each package.
+    fn scope(&self) -> Vec<String> {
+        if self.packages.is_empty() {
+            return vec!["--workspace".to_string()];
+        }
+        self.packages
+            .iter()
+            .flat_map(|p| ["-p".to_string(), p.clone()])
+            .collect()
     }
 
     /// Without nextest: plain `cargo test`, as long as nothing needs nextest.
@@ -136,14 +145,7 @@ impl TestRun {
                 "{what} needs cargo-nextest, which is not installed; install it with `{NEXTEST_INSTALL}`"
             );
         }
-        let scope: Vec<String> = if self.packages.is_empty() {
-            vec!["--workspace".to_string()]
-        } else {
-            self.packages
-                .iter()
-                .flat_map(|p| ["-p".to_string(), p.clone()])
-                .collect()
-        };
+        let scope = self.scope();
         let mut trailing: Vec<String> = self.extra.clone();
         if self.ignored_only {
             trailing.push("--ignored".to_string());
@@ -258,13 +260,19 @@ mod tests {
             ..TestRun::default()
         };
         let line = command_line(&run.step(&Ctx::for_tests(true), "unit").unwrap());
+        let extract = archive_extract_dir();
         assert!(
-            line.starts_with(
-                "cargo nextest run --archive-file target/xtask/tests.tar.zst --workspace-remap "
-            ),
+            line.starts_with(&format!(
+                "mkdir -p {} && cargo nextest run --archive-file target/xtask/tests.tar.zst --workspace-remap ",
+                extract.display()
+            )),
             "{line}"
         );
-        assert!(!line.contains("--locked"), "{line}");
+        // Nothing that could compile: no cargo build flags, only the archive.
+        assert!(
+            !line.contains("--locked") && !line.contains("--workspace "),
+            "{line}"
+        );
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub fn run(
     if status.success() {
         Ok(())
     } else {
-        bail!("`{exec}` failed: {}", describe(status))
+        bail!("`{}` failed: {}", exec.short_name(), describe(status))
     }
 }
 
@@ -42,6 +42,9 @@ fn run_status(
     on_line: &mut dyn FnMut(&str),
 ) -> anyhow::Result<ExitStatus> {
     interrupt.check()?;
+    for dir in &exec.mkdirs {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     let (reader, writer) = io::pipe().context("creating an output pipe")?;
     let mut command = exec.to_command();
     command
@@ -184,7 +187,7 @@ mod tests {
         let sh = crate::project::shell().unwrap();
         let exec = Exec::from(cmd!(sh, "sh -c 'exit 3'"));
         let err = capture(&exec, &Interrupt::default()).0.unwrap_err();
-        assert_eq!(err.to_string(), "`sh -c 'exit 3'` failed: exit status 3");
+        assert_eq!(err.to_string(), "`sh` failed: exit status 3");
     }
 
     #[test]

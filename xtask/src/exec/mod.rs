@@ -258,7 +258,7 @@ mod tests {
         let (results, recorder, _logs) = run_plan(&plan, Interrupt::default());
         assert_eq!(
             results[0].status,
-            Status::Failed("`sh -c 'echo hi; exit 1'` failed: exit status 1".into())
+            Status::Failed("`sh` failed: exit status 1".into())
         );
         assert_eq!(results[1].status, Status::Ok);
         assert_eq!(
