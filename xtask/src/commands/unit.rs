@@ -59,6 +59,9 @@ pub struct TestRun {
     pub extra: Vec<String>,
 }
 
+/// nextest's store directory, as configured in `.config/nextest.toml`.
+const NEXTEST_STORE: &str = "target/nextest";
+
 /// The install command shown whenever nextest is needed and missing.
 pub const NEXTEST_INSTALL: &str = "cargo install --locked cargo-nextest";
 
@@ -68,13 +71,13 @@ impl TestRun {
         if project::in_ci() { "ci" } else { "default" }
     }
 
-    /// Where nextest writes JUnit for this run (configured in `.config/nextest.toml`).
-    pub fn junit_path(&self) -> PathBuf {
-        let base = match &self.archive {
-            Some(_) => archive_extract_dir().join("target"),
-            None => project::target_dir().to_path_buf(),
-        };
-        base.join("nextest").join(Self::profile()).join("junit.xml")
+    /// Where nextest writes JUnit: its store (`[store] dir` in `.config/nextest.toml`) is
+    /// relative to the workspace root, for builds and archive runs alike.
+    pub fn junit_path() -> PathBuf {
+        project::root()
+            .join(NEXTEST_STORE)
+            .join(Self::profile())
+            .join("junit.xml")
     }
 
     /// A step running these tests.
@@ -119,7 +122,7 @@ impl TestRun {
             // nextest extracts only into an existing directory.
             exec = exec.creating_dir(archive_extract_dir());
         }
-        Ok(Step::exec(name, exec).with_junit(self.junit_path()))
+        Ok(Step::exec(name, exec).with_junit(Self::junit_path()))
     }
 
     /// `--workspace`, or `-p` for each package.
@@ -250,6 +253,15 @@ mod tests {
         assert!(
             line.ends_with("-E 'binary(hardware)' --run-ignored only"),
             "{line}"
+        );
+    }
+
+    #[test]
+    fn junit_path_follows_the_nextest_store_setting() {
+        let config = std::fs::read_to_string(project::root().join(".config/nextest.toml")).unwrap();
+        assert!(
+            config.contains(&format!("[store]\ndir = \"{NEXTEST_STORE}\"")),
+            "the [store] dir in .config/nextest.toml must be {NEXTEST_STORE}"
         );
     }
 
