@@ -12,7 +12,7 @@ use crate::suites;
 /// `ci` subcommands.
 #[derive(clap::Subcommand, Debug, PartialEq, Eq)]
 pub enum CiCommand {
-    /// The fast tier: format check, clippy, unit tests. Minutes, any machine.
+    /// The fast tier: format check, clippy, unit tests and doctests. Minutes, any machine.
     Fast,
     /// The whole test suite, as CI runs it: the fast tier, then every e2e suite at the level
     /// (cheap-short by default) under --strict.

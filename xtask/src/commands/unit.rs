@@ -39,7 +39,34 @@ pub fn plan(ctx: &Ctx, args: &UnitArgs) -> anyhow::Result<Plan> {
     };
     let mut plan = Plan::default();
     plan.push(run.step(ctx, "unit")?);
+    if let Some(step) = doctest_step(ctx, args) {
+        plan.push(step);
+    }
     Ok(plan)
+}
+
+/// nextest does not run doctests, so they get their own step: not for archive runs (an
+/// archive holds no doctests, and such runs compile nothing), and only in the first shard of
+/// a partitioned run. Without nextest, `cargo test` already runs them.
+fn doctest_step(ctx: &Ctx, args: &UnitArgs) -> Option<Step> {
+    let first_shard = args.partition.as_deref().is_none_or(|p| {
+        p.split_once(':')
+            .is_some_and(|(_, shard)| shard.starts_with("1/"))
+    });
+    if !ctx.nextest || args.archive_file.is_some() || !first_shard {
+        return None;
+    }
+    let sh = &ctx.sh;
+    let extra = &args.extra;
+    let separator = (!extra.is_empty()).then_some("--");
+    Some(Step::exec(
+        "doctests",
+        cmd!(
+            sh,
+            "cargo test --locked --workspace --all-features --doc {separator...} {extra...}"
+        )
+        .into(),
+    ))
 }
 
 /// Which tests to run and how.
@@ -253,6 +280,43 @@ mod tests {
         assert!(
             line.ends_with("-E 'binary(hardware)' --run-ignored only"),
             "{line}"
+        );
+    }
+
+    fn step_names(plan: &Plan) -> Vec<&str> {
+        plan.steps.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    #[test]
+    fn doctests_run_once_and_never_from_an_archive() {
+        let ctx = Ctx::for_tests(true);
+        let plain = plan(&ctx, &UnitArgs::default()).unwrap();
+        assert_eq!(step_names(&plain), ["unit", "doctests"]);
+        assert_eq!(
+            command_line(&plain.steps[1]),
+            "cargo test --locked --workspace --all-features --doc"
+        );
+        let shard = |p: &str| UnitArgs {
+            partition: Some(p.into()),
+            ..UnitArgs::default()
+        };
+        assert_eq!(
+            step_names(&plan(&ctx, &shard("slice:1/3")).unwrap()),
+            ["unit", "doctests"]
+        );
+        assert_eq!(
+            step_names(&plan(&ctx, &shard("hash:2/3")).unwrap()),
+            ["unit"]
+        );
+        let archive = UnitArgs {
+            archive_file: Some("t.tar.zst".into()),
+            ..UnitArgs::default()
+        };
+        assert_eq!(step_names(&plan(&ctx, &archive).unwrap()), ["unit"]);
+        // `cargo test` runs doctests itself.
+        assert_eq!(
+            step_names(&plan(&Ctx::for_tests(false), &UnitArgs::default()).unwrap()),
+            ["unit"]
         );
     }
 
