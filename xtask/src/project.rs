@@ -26,7 +26,17 @@ pub fn target_dir() -> &'static Path {
     static TARGET: OnceLock<PathBuf> = OnceLock::new();
     TARGET.get_or_init(|| {
         if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-            return root().join(dir);
+            // Like cargo, a relative CARGO_TARGET_DIR is relative to where we were started.
+            return std::env::current_dir().unwrap_or_default().join(dir);
+        }
+        // `cargo xtask` runs the binary from `<target>/<profile>/xtask`, and cargo marks its
+        // target directories with CACHEDIR.TAG: that answers without spawning cargo.
+        if let Some(dir) = std::env::current_exe()
+            .ok()
+            .and_then(|exe| Some(exe.parent()?.parent()?.to_path_buf()))
+            .filter(|dir| dir.join("CACHEDIR.TAG").is_file())
+        {
+            return dir;
         }
         cargo_metadata::MetadataCommand::new()
             .no_deps()
@@ -62,6 +72,17 @@ mod tests {
     fn root_holds_the_workspace_manifest() {
         let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
         assert!(manifest.contains("[workspace]"));
+    }
+
+    #[test]
+    fn target_dir_is_cargos() {
+        // Tests run from `<target>/debug/deps/`, so the answer comes from cargo metadata
+        // here; either way it must be the directory cargo tagged.
+        assert!(
+            target_dir().join("CACHEDIR.TAG").is_file(),
+            "{}",
+            target_dir().display()
+        );
     }
 
     #[test]

@@ -18,6 +18,8 @@ const GRACE: Duration = Duration::from_secs(5);
 const DRAIN: Duration = Duration::from_millis(300);
 /// How often to look at the child and the interrupt flag when there is no output.
 const POLL: Duration = Duration::from_millis(50);
+/// How often to look for the exit once the output is closed.
+const EXIT_POLL: Duration = Duration::from_millis(1);
 
 /// Runs `exec`, handing each line of its merged stdout and stderr to `on_line`.
 ///
@@ -81,19 +83,27 @@ fn run_status(
 
     let mut exited: Option<(ExitStatus, Instant)> = None;
     let mut signalled: Option<(usize, Instant)> = None;
+    let mut output_closed = false;
     loop {
-        match lines.recv_timeout(POLL) {
-            Ok(line) => on_line(&line),
-            Err(RecvTimeoutError::Disconnected) if exited.is_some() => break,
-            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(POLL),
-            Err(RecvTimeoutError::Timeout) => {}
+        if output_closed {
+            // All output is in; the exit follows at once, so poll it closely rather than
+            // adding a poll interval to every step.
+            std::thread::sleep(EXIT_POLL);
+        } else {
+            match lines.recv_timeout(POLL) {
+                Ok(line) => on_line(&line),
+                Err(RecvTimeoutError::Disconnected) => output_closed = true,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
         }
         if exited.is_none()
             && let Some(status) = child.try_wait().context("waiting for the step")?
         {
             exited = Some((status, Instant::now()));
         }
-        if exited.is_some_and(|(_, at)| at.elapsed() > DRAIN) {
+        // Done when the output is closed, or when descendants still hold it open a while
+        // after the program itself exited.
+        if exited.is_some_and(|(_, at)| output_closed || at.elapsed() > DRAIN) {
             break;
         }
         if interrupt.requested() && exited.is_none() {
