@@ -239,11 +239,23 @@ mod tests {
             .trim()
             .parse()
             .unwrap();
-        // The grandchild was in the step's process group and must be gone (reaped by init or
-        // a zombie at most, which kill(0) still reports; so look at its state).
-        let state = std::fs::read_to_string(format!("/proc/{grandchild}/stat")).unwrap_or_default();
-        let gone = state.is_empty() || state.split_whitespace().nth(2) == Some("Z");
-        assert!(gone, "grandchild {grandchild} still running: {state}");
+        // The grandchild was in the step's process group, which got SIGKILL; delivery is
+        // asynchronous, so give it a moment to die (gone, or a zombie awaiting init).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let state = loop {
+            let state =
+                std::fs::read_to_string(format!("/proc/{grandchild}/stat")).unwrap_or_default();
+            let gone = state.is_empty() || state.split_whitespace().nth(2) == Some("Z");
+            if gone || Instant::now() > deadline {
+                break (gone, state);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert!(
+            state.0,
+            "grandchild {grandchild} still running: {}",
+            state.1
+        );
     }
 
     #[test]
