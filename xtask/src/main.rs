@@ -3,11 +3,13 @@
 mod capability;
 mod cli;
 mod commands;
+mod container;
 mod exec;
 mod level;
 mod plan;
 mod probe;
 mod project;
+mod provision;
 mod report;
 mod suites;
 
@@ -21,6 +23,7 @@ use cli::{Cli, Command};
 use commands::Ctx;
 use commands::ci::CiCommand;
 use commands::e2e::{Selection, SuiteArgs};
+use container::ContainerCommand;
 use exec::{Executor, Interrupt};
 use plan::Plan;
 use report::Style;
@@ -43,13 +46,27 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let style = Style::detect();
     let ctx = Ctx::detect(style)?;
+    if cli.container && !container::run::inside() {
+        return in_container(cli, &ctx, style);
+    }
     let plan = match &cli.command {
         Command::Doctor(args) => {
             print!("{}", commands::doctor::run(args));
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Ci(CiCommand::Plan(args)) => {
+            commands::ci_plan::run(args)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::ImageTag(args) => {
+            for tag in commands::image_tag::run(args)? {
+                println!("{tag}");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Fmt(args) => commands::fmt::plan(&ctx, args),
         Command::Clippy => commands::clippy::plan(&ctx),
+        Command::LintCi => commands::lint_ci::plan(&ctx),
         Command::Unit(args) => commands::unit::plan(&ctx, args)?,
         Command::Build(args) => commands::build::plan(&ctx, args)?,
         Command::E2e(args) => {
@@ -59,8 +76,43 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Ci(CiCommand::Fast) => commands::ci::fast_plan(&ctx)?,
         Command::Ci(CiCommand::All(args)) => commands::ci::all_plan(&ctx, &Host::system(), args)?,
         Command::ResctrlE2e(args) => suite_plan(&ctx, "resctrl-e2e", args)?,
+        Command::Container(ContainerCommand::Base) => {
+            container::base::plan(&ctx, &container::engine::Engine::detect()?)?
+        }
+        Command::Container(ContainerCommand::Build(args)) => {
+            container::build::plan(&ctx, &container::engine::Engine::detect()?, args)
+        }
+        Command::Container(ContainerCommand::Load(args)) => {
+            container::build::load_plan(&ctx, &container::engine::Engine::detect()?, &args.input)
+        }
     };
     execute(cli, style, plan)
+}
+
+/// `--container`: the same command inside the builder image (built first if missing).
+fn in_container(cli: &Cli, ctx: &Ctx, style: Style) -> anyhow::Result<ExitCode> {
+    let engine = container::engine::Engine::detect()?;
+    let image = container::Target::Builder.image();
+    if !container::build::image_exists(&engine, &image) {
+        eprintln!(
+            "{image} is not on this host yet; building it (dependencies are cached in the image afterwards)"
+        );
+        let args = container::build::BuildArgs {
+            target: container::Target::Builder,
+            save: None,
+            rust_image: None,
+        };
+        let built = execute(cli, style, container::build::plan(ctx, &engine, &args))?;
+        if built != ExitCode::SUCCESS {
+            return Ok(built);
+        }
+    }
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| arg != "--container")
+        .collect();
+    let code = container::run::run(&engine, &args)?;
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(EXIT_FAILED)))
 }
 
 /// A suite's own command: the suite alone, whatever its level, still gated by capabilities.

@@ -6,7 +6,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::exec::StepIo;
@@ -41,9 +41,10 @@ impl Plan {
         }
         for (index, step) in self.steps.iter().enumerate() {
             out.push_str(&format!(
-                "{:>2}. {:<width$}  {}\n",
+                "{:>2}. {:<width$}  {}{}\n",
                 index + 1,
                 step.name,
+                if step.always { "[always] " } else { "" },
                 step.action.describe()
             ));
         }
@@ -62,6 +63,8 @@ pub struct Step {
     pub chain: Option<String>,
     /// A JUnit file the step writes with per-test results, merged into `--junit` output.
     pub junit: Option<PathBuf>,
+    /// Cleanup: runs even after earlier failures in its chain or an interrupt.
+    pub always: bool,
 }
 
 impl Step {
@@ -113,12 +116,21 @@ impl Step {
             action,
             chain: None,
             junit: None,
+            always: false,
         }
     }
 
     /// Puts the step in a chain (see [`Step::chain`]).
     pub fn in_chain(mut self, chain: impl Into<String>) -> Self {
         self.chain = Some(chain.into());
+        self
+    }
+
+    /// Makes this a cleanup step (see [`Step::always`]).
+    // Suites that provision (nri-e2e, next) end with one.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn always(mut self) -> Self {
+        self.always = true;
         self
     }
 
@@ -206,7 +218,12 @@ impl Exec {
     /// The program and its leading words, e.g. `cargo nextest run`: enough to name the
     /// command in a one-line failure reason (the full line is in the step's header and log).
     pub fn short_name(&self) -> String {
-        let words: Vec<String> = std::iter::once(&self.program)
+        // A program given by path is named by its file name: `zizmor`, not the venv path.
+        let program = Path::new(&self.program)
+            .file_name()
+            .unwrap_or(&self.program)
+            .to_owned();
+        let words: Vec<String> = std::iter::once(&program)
             .chain(
                 self.args
                     .iter()
@@ -216,6 +233,13 @@ impl Exec {
             .map(|word| quote(word))
             .collect();
         words.join(" ")
+    }
+
+    /// Sets an environment variable for the program.
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.env
+            .push((key.as_ref().to_owned(), Some(value.as_ref().to_owned())));
+        self
     }
 
     /// A `std::process::Command` for this exec (stdio is left to the caller).
@@ -315,6 +339,8 @@ mod tests {
         assert_eq!(exec.short_name(), "cargo nextest run");
         let exec = Exec::from(cmd!(sh, "sh -c 'exit 3'")).creating_dir("/tmp/x y");
         assert_eq!(exec.short_name(), "sh");
+        let by_path = Exec::from(cmd!(sh, "/venv/bin/zizmor --offline x"));
+        assert_eq!(by_path.short_name(), "zizmor");
         assert_eq!(exec.to_string(), "mkdir -p '/tmp/x y' && sh -c 'exit 3'");
     }
 
@@ -333,13 +359,15 @@ mod tests {
         plan.push(Step::skip("resctrl-e2e", "needs full-short"));
         plan.push(Step::fail("nri-e2e", "missing: root"));
         plan.push(Step::task("provision", "fetch containerd", |_| Ok(())));
+        plan.push(Step::task("cleanup", "remove leftovers", |_| Ok(())).always());
         let text = plan.render();
         assert_eq!(
             text,
             " 1. fmt          run: cargo fmt --all\n \
              2. resctrl-e2e  skip: needs full-short\n \
              3. nri-e2e      fail: missing: root\n \
-             4. provision    task: fetch containerd\n"
+             4. provision    task: fetch containerd\n \
+             5. cleanup      [always] task: remove leftovers\n"
         );
     }
 }

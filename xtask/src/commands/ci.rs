@@ -3,7 +3,7 @@
 use super::e2e::{self, Selection};
 use super::fmt::FmtArgs;
 use super::unit::UnitArgs;
-use super::{Ctx, clippy, fmt, unit};
+use super::{Ctx, clippy, fmt, lint_ci, unit};
 use crate::capability::Host;
 use crate::level::Level;
 use crate::plan::Plan;
@@ -12,11 +12,15 @@ use crate::suites;
 /// `ci` subcommands.
 #[derive(clap::Subcommand, Debug, PartialEq, Eq)]
 pub enum CiCommand {
-    /// The fast tier: format check, clippy, unit tests and doctests. Minutes, any machine.
+    /// The fast tier: format check, workflow lint, clippy, unit tests and doctests. Minutes,
+    /// any machine.
     Fast,
     /// The whole test suite, as CI runs it: the fast tier, then every e2e suite at the level
     /// (cheap-short by default) under --strict.
     All(CiAllArgs),
+    /// For CI workflows: the level, suites and runner for an event (JSON on stdout, and
+    /// $GITHUB_OUTPUT entries under GitHub Actions).
+    Plan(super::ci_plan::CiPlanArgs),
 }
 
 /// Arguments of `ci all`.
@@ -27,11 +31,12 @@ pub struct CiAllArgs {
     pub level: Level,
 }
 
-/// fmt check, clippy, unit tests, in that order: each compiles with different flags and
-/// they share the build directory lock, so running them at once would not finish sooner on
-/// a small machine.
+/// fmt check, workflow lint, clippy, unit tests, in that order: the cargo steps compile with
+/// different flags and share the build directory lock, so running them at once would not
+/// finish sooner on a small machine.
 pub fn fast_plan(ctx: &Ctx) -> anyhow::Result<Plan> {
     let mut plan = fmt::plan(ctx, &FmtArgs::default());
+    plan.extend(lint_ci::plan(ctx));
     plan.extend(clippy::plan(ctx));
     plan.extend(unit::plan(ctx, &UnitArgs::default())?);
     Ok(plan)

@@ -2,10 +2,13 @@
 
 pub mod build;
 pub mod ci;
+pub mod ci_plan;
 pub mod clippy;
 pub mod doctor;
 pub mod e2e;
 pub mod fmt;
+pub mod image_tag;
+pub mod lint_ci;
 pub mod unit;
 
 use xshell::Shell;

@@ -13,6 +13,8 @@ use anyhow::Context;
 #[derive(Clone, Debug, Default)]
 pub struct Interrupt {
     inner: Arc<Inner>,
+    /// Requests up to this count happened before this view was made and do not count.
+    baseline: usize,
 }
 
 #[derive(Debug, Default)]
@@ -40,14 +42,23 @@ impl Interrupt {
         Ok(interrupt)
     }
 
-    /// Whether any termination request arrived.
+    /// Whether a termination request arrived (since this view was made).
     pub fn requested(&self) -> bool {
-        self.count() > 0
+        self.count() > self.baseline
     }
 
-    /// How many requests arrived; a second one means "stop now".
+    /// How many requests arrived in all; a further one means "stop now".
     pub fn count(&self) -> usize {
         self.inner.count.load(Ordering::SeqCst)
+    }
+
+    /// A view that ignores the requests so far: cleanup steps run after a Ctrl-C, yet a
+    /// further Ctrl-C still stops them.
+    pub fn fresh(&self) -> Interrupt {
+        Interrupt {
+            inner: Arc::clone(&self.inner),
+            baseline: self.count(),
+        }
     }
 
     /// The signal to forward to children: the last one received (SIGINT if none).
@@ -101,5 +112,15 @@ mod tests {
         assert!(interrupt.requested());
         assert_eq!(interrupt.signal(), libc::SIGTERM);
         assert!(interrupt.check().unwrap_err().is::<Interrupted>());
+    }
+
+    #[test]
+    fn a_fresh_view_sees_only_later_requests() {
+        let interrupt = Interrupt::default();
+        interrupt.trigger(libc::SIGINT);
+        let fresh = interrupt.fresh();
+        assert!(!fresh.requested());
+        interrupt.trigger(libc::SIGINT);
+        assert!(fresh.requested());
     }
 }

@@ -136,7 +136,11 @@ impl<'a> Executor<'a> {
     }
 
     /// Why a step must not run: an interruption, or an earlier failure in its chain.
+    /// Cleanup steps always run.
     fn blocker(&self, plan: &Plan, done: &[StepResult], step: &Step) -> Option<Status> {
+        if step.always {
+            return None;
+        }
         if self.interrupt.requested() {
             return Some(Status::Skipped("interrupted before it started".to_string()));
         }
@@ -169,10 +173,15 @@ impl<'a> Executor<'a> {
                     let _ = std::fs::remove_file(junit);
                 }
                 let log = File::create(&log_path).ok();
+                let interrupt = if step.always {
+                    self.interrupt.fresh()
+                } else {
+                    self.interrupt.clone()
+                };
                 let mut io = StepIo {
                     reporter: &mut *self.reporter,
                     log,
-                    interrupt: &self.interrupt,
+                    interrupt: &interrupt,
                     env: &self.env,
                 };
                 let outcome = match &step.action {
@@ -337,6 +346,41 @@ mod tests {
         .run(&plan);
         assert_eq!(results[0].status, Status::Ok);
         assert_eq!(recorder.lines, ["from-executor"]);
+    }
+
+    #[test]
+    fn cleanup_steps_run_after_failures_and_interrupts() {
+        let interrupt = Interrupt::default();
+        let trigger = interrupt.clone();
+        let mut plan = Plan::default();
+        plan.push(
+            Step::task("provision", "fails", |_| anyhow::bail!("no network")).in_chain("suite"),
+        );
+        plan.push(Step::task("tests", "interrupted", move |_| Ok(())).in_chain("suite"));
+        plan.push(
+            Step::task("cleanup", "always runs", move |io| {
+                trigger.trigger(libc::SIGINT);
+                io.line("cleaned");
+                Ok(())
+            })
+            .in_chain("suite")
+            .always(),
+        );
+        plan.push(Step::task("after", "skipped: interrupted", |_| Ok(())));
+        plan.push(Step::task("final cleanup", "still runs", |_| Ok(())).always());
+        let (results, recorder, _logs) = run_plan(&plan, interrupt);
+        let statuses: Vec<&Status> = results.iter().map(|r| &r.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                &Status::Failed("no network".into()),
+                &Status::Skipped("provision failed".into()),
+                &Status::Ok,
+                &Status::Skipped("interrupted before it started".into()),
+                &Status::Ok,
+            ]
+        );
+        assert_eq!(recorder.lines, ["cleaned"]);
     }
 
     #[test]

@@ -4,6 +4,9 @@ use super::HostRoot;
 use super::tools::{self, ToolVersion};
 use std::os::unix::fs::FileTypeExt;
 
+/// A `major.minor.patch` version.
+pub type Version = (u32, u32, u32);
+
 /// containerd's default NRI socket.
 pub const DEFAULT_NRI_SOCKET: &str = "/var/run/nri/nri.sock";
 
@@ -13,7 +16,7 @@ pub struct ContainerdFacts {
     /// `containerd --version`, or why not.
     pub binary: Result<ToolVersion, String>,
     /// The semantic version parsed from that line, e.g. `(2, 1, 9)`.
-    pub version: Option<(u32, u32, u32)>,
+    pub version: Option<Version>,
     /// Whether the default NRI socket exists and is a socket (NRI enabled and running).
     pub nri_socket: bool,
 }
@@ -42,7 +45,7 @@ pub fn nri_socket_present(root: &HostRoot) -> bool {
 /// Finds `vX.Y.Z` (or `X.Y.Z`) in a `containerd --version` line such as
 /// `containerd github.com/containerd/containerd/v2 v2.1.9 <commit>` or the Debian build's
 /// `containerd containerd.io 1.7.24 <commit>`.
-pub fn parse_version(line: &str) -> Option<(u32, u32, u32)> {
+pub fn parse_version(line: &str) -> Option<Version> {
     line.split_whitespace().find_map(|word| {
         let word = word.strip_prefix('v').unwrap_or(word);
         let core = word.split(['-', '+', '~']).next()?;

@@ -25,6 +25,9 @@ pub struct Suite {
     pub needs: &'static [Capability],
     /// How long it runs.
     pub duration: Duration,
+    /// The paths it tests, for suites of kernel-facing code: CI runs it only when one of
+    /// them changed (and always on the default branch). Empty: whatever changed.
+    pub paths: &'static [&'static str],
     /// Its steps, when it runs.
     pub steps: fn(&SuiteCtx<'_>) -> anyhow::Result<Vec<Step>>,
 }

@@ -16,6 +16,7 @@ pub const SUITE: Suite = Suite {
     min_level: Level::FullShort,
     needs: &[Capability::Root, Capability::ResctrlMonitoring],
     duration: Duration::Short,
+    paths: &["crates/resctrl/", "xtask/src/suites/resctrl_e2e.rs"],
     steps,
 };
 

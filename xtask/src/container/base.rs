@@ -1,0 +1,203 @@
+//! `cargo xtask container base`: a local stand-in for `RUST_IMAGE` on hosts that cannot pull
+//! images: a Debian bookworm root file system made with debootstrap, plus this machine's Rust
+//! toolchain laid out as the official image lays it out (`RUSTUP_HOME=/usr/local/rustup`,
+//! `CARGO_HOME=/usr/local/cargo`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use xshell::cmd;
+
+use super::engine::Engine;
+use crate::commands::Ctx;
+use crate::exec::StepIo;
+use crate::plan::{Exec, Plan, Step};
+use crate::probe::HostRoot;
+use crate::project;
+use crate::provision::apt;
+
+/// The Debian release of the public image the stand-in replaces.
+const SUITE: &str = "bookworm";
+/// The rustup proxies the official image has in `CARGO_HOME/bin`.
+const PROXIES: [&str; 7] = [
+    "cargo",
+    "rustc",
+    "rustdoc",
+    "rustfmt",
+    "cargo-fmt",
+    "cargo-clippy",
+    "clippy-driver",
+];
+
+/// The stand-in's image name for a toolchain version, e.g. `localhost/rust-standin:1.95.0-bookworm`.
+pub fn image_name(rust_version: &str) -> String {
+    format!("localhost/rust-standin:{rust_version}-{SUITE}")
+}
+
+/// The host's rustc version (`1.95.0`).
+pub fn host_rust_version() -> anyhow::Result<String> {
+    let sh = project::shell()?;
+    let line = cmd!(sh, "rustc --version")
+        .quiet()
+        .read()
+        .context("asking rustc for its version")?;
+    line.split_whitespace()
+        .nth(1)
+        .map(str::to_string)
+        .with_context(|| format!("unexpected `rustc --version` output: {line}"))
+}
+
+/// Where the stand-in's root file system is assembled.
+fn work_dir() -> PathBuf {
+    project::xtask_dir().join("container-base")
+}
+
+/// debootstrap, toolchain, import.
+pub fn plan(ctx: &Ctx, engine: &Engine) -> anyhow::Result<Plan> {
+    let sh = &ctx.sh;
+    let version = host_rust_version()?;
+    let rootfs = work_dir().join("rootfs");
+    let mirror = apt::archive_uri(&HostRoot::system());
+    let image = image_name(&version);
+    let mut plan = Plan::default();
+
+    let debootstrap_rootfs = rootfs.clone();
+    let debootstrap = Exec::from(cmd!(
+        sh,
+        "debootstrap --variant=minbase --include=ca-certificates {SUITE} {rootfs} {mirror}"
+    ));
+    plan.push(
+        Step::task(
+            "base: debootstrap",
+            format!("rm -rf {0} && {debootstrap}", rootfs.display()),
+            move |io| {
+                if which::which("debootstrap").is_err() {
+                    apt::install(io, &["debootstrap"])?;
+                }
+                let _ = std::fs::remove_dir_all(&debootstrap_rootfs);
+                io.run(&debootstrap)
+            },
+        )
+        .in_chain("base"),
+    );
+
+    let toolchain_rootfs = rootfs.clone();
+    plan.push(
+        Step::task(
+            "base: toolchain",
+            format!("copy this machine's Rust {version} toolchain (rustup, cargo, rustc, rustfmt, clippy) into {}", rootfs.display()),
+            move |io| install_toolchain(io, &toolchain_rootfs),
+        )
+        .in_chain("base"),
+    );
+
+    let tarball = work_dir().join("rootfs.tar");
+    let tar = Exec::from(cmd!(sh, "tar -C {rootfs} -cf {tarball} ."));
+    let changes = [
+        "ENV RUSTUP_HOME=/usr/local/rustup".to_string(),
+        "ENV CARGO_HOME=/usr/local/cargo".to_string(),
+        "ENV PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+        format!("ENV RUST_VERSION={version}"),
+    ]
+    .iter()
+    .flat_map(|change| ["--change".to_string(), change.clone()])
+    .collect::<Vec<_>>();
+    let import = Exec::from(
+        engine
+            .cmd(sh)
+            .args(["import"])
+            .args(&changes)
+            .args([tarball.as_os_str(), image.as_ref()]),
+    );
+    let cleanup_tarball = tarball.clone();
+    plan.push(
+        Step::task("base: import", format!("{tar} && {import}"), move |io| {
+            io.run(&tar)?;
+            let imported = io.run(&import);
+            let _ = std::fs::remove_file(&cleanup_tarball);
+            imported?;
+            io.line(&format!(
+                "built {image}; `cargo xtask container build` now uses it as RUST_IMAGE"
+            ));
+            Ok(())
+        })
+        .in_chain("base"),
+    );
+    Ok(plan)
+}
+
+/// Copies the active toolchain (without its documentation) and rustup with its proxies.
+fn install_toolchain(io: &mut StepIo<'_>, rootfs: &Path) -> anyhow::Result<()> {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .context("HOME is not set")?;
+    let rustup_home = std::env::var_os("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join(".rustup"));
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join(".cargo"));
+    let sh = project::shell()?;
+    let active = cmd!(sh, "rustup show active-toolchain")
+        .quiet()
+        .read()
+        .context("asking rustup for the active toolchain")?;
+    let toolchain = active
+        .split_whitespace()
+        .next()
+        .context("rustup named no active toolchain")?
+        .to_string();
+    let source = rustup_home.join("toolchains").join(&toolchain);
+    if !source.is_dir() {
+        bail!(
+            "the active toolchain {toolchain} is not at {}",
+            source.display()
+        );
+    }
+    let dest_home = rootfs.join("usr/local/rustup");
+    let dest = dest_home.join("toolchains").join(&toolchain);
+    std::fs::create_dir_all(dest.parent().expect("has a parent"))?;
+    io.line(&format!("copying {} (without share/doc)", source.display()));
+    io.run(&Exec::from(cmd!(sh, "cp -a {source} {dest}")))?;
+    let _ = std::fs::remove_dir_all(dest.join("share/doc"));
+    std::fs::write(
+        dest_home.join("settings.toml"),
+        format!("version = \"12\"\ndefault_toolchain = \"{toolchain}\"\nprofile = \"minimal\"\n"),
+    )
+    .context("writing rustup's settings")?;
+
+    let bin = rootfs.join("usr/local/cargo/bin");
+    std::fs::create_dir_all(&bin)?;
+    let rustup = cargo_home.join("bin/rustup");
+    std::fs::copy(&rustup, bin.join("rustup"))
+        .with_context(|| format!("copying {}", rustup.display()))?;
+    for proxy in PROXIES {
+        let link = bin.join(proxy);
+        let _ = std::fs::remove_file(&link);
+        std::fs::hard_link(bin.join("rustup"), &link)
+            .with_context(|| format!("linking {}", link.display()))?;
+    }
+    io.line(&format!(
+        "toolchain {toolchain} installed under /usr/local/rustup, proxies in /usr/local/cargo/bin"
+    ));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stand_in_is_named_by_version_and_release() {
+        assert_eq!(
+            image_name("1.95.0"),
+            "localhost/rust-standin:1.95.0-bookworm"
+        );
+    }
+
+    #[test]
+    fn host_version_is_read_from_rustc() {
+        let version = host_rust_version().unwrap();
+        assert!(version.split('.').count() == 3, "{version}");
+    }
+}

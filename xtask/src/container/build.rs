@@ -1,0 +1,118 @@
+//! `cargo xtask container build`: an image from the Containerfile; `--save` writes it to an
+//! archive (the CI artifact downstream jobs load instead of rebuilding).
+
+use std::path::PathBuf;
+
+use xshell::cmd;
+
+use super::engine::{Engine, Kind};
+use super::{Target, base};
+use crate::commands::Ctx;
+use crate::plan::{Exec, Plan, Step};
+use crate::project;
+
+/// The public base image, as the Containerfile's `RUST_IMAGE` default names it.
+pub const PUBLIC_RUST_IMAGE: &str = "docker.io/library/rust:1.95.0-slim-bookworm";
+
+/// Arguments of `container build`.
+#[derive(clap::Args, Debug, PartialEq, Eq)]
+pub struct BuildArgs {
+    /// The Containerfile target.
+    #[arg(long, value_enum, default_value_t = Target::Builder)]
+    pub target: Target,
+    /// Also save the image to this archive (load it elsewhere with `container load`).
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+    /// The base image (`RUST_IMAGE`). Default: the stand-in from `container base` if this
+    /// host has one for its Rust version, else the public image the Containerfile names.
+    #[arg(long, value_name = "IMAGE")]
+    pub rust_image: Option<String>,
+}
+
+/// Whether an image exists locally.
+pub fn image_exists(engine: &Engine, image: &str) -> bool {
+    let Ok(sh) = project::shell() else {
+        return false;
+    };
+    let args: &[&str] = match engine.kind {
+        Kind::Podman => &["image", "exists", image],
+        Kind::Docker => &["image", "inspect", image],
+    };
+    engine
+        .cmd(&sh)
+        .args(args)
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_ok()
+}
+
+/// The base image to build on (see [`BuildArgs::rust_image`]).
+pub fn rust_image(engine: &Engine, chosen: Option<&str>) -> String {
+    if let Some(image) = chosen {
+        return image.to_string();
+    }
+    base::host_rust_version()
+        .ok()
+        .map(|version| base::image_name(&version))
+        .filter(|standin| image_exists(engine, standin))
+        .unwrap_or_else(|| PUBLIC_RUST_IMAGE.to_string())
+}
+
+/// Build (and save).
+pub fn plan(ctx: &Ctx, engine: &Engine, args: &BuildArgs) -> Plan {
+    let sh = &ctx.sh;
+    let image = args.target.image();
+    let stage = args.target.stage();
+    let rust_image = format!(
+        "RUST_IMAGE={}",
+        rust_image(engine, args.rust_image.as_deref())
+    );
+    let root = project::root();
+    let mut plan = Plan::default();
+    let build = engine
+        .cmd(sh)
+        .args([
+            "build",
+            "--file",
+            "Containerfile",
+            "--target",
+            stage,
+            "--tag",
+            &image,
+            "--build-arg",
+            &rust_image,
+        ])
+        // podman pulls only what is missing; with a local stand-in nothing is pulled.
+        .arg(root);
+    plan.push(
+        Step::exec(format!("container build {stage}"), Exec::from(build)).in_chain("container"),
+    );
+    if let Some(archive) = &args.save {
+        let mut save = match engine.kind {
+            Kind::Podman => Exec::from(cmd!(
+                sh,
+                "podman save --format oci-archive --output {archive} {image}"
+            )),
+            Kind::Docker => Exec::from(cmd!(sh, "docker save --output {archive} {image}")),
+        };
+        save.env
+            .extend(engine.env.iter().map(|(k, v)| (k.into(), Some(v.into()))));
+        if let Some(dir) = sh.current_dir().join(archive).parent() {
+            save = save.creating_dir(dir);
+        }
+        plan.push(Step::exec(format!("container save {stage}"), save).in_chain("container"));
+    }
+    plan
+}
+
+/// Load a saved image.
+pub fn load_plan(ctx: &Ctx, engine: &Engine, input: &std::path::Path) -> Plan {
+    let mut plan = Plan::default();
+    plan.push(Step::exec(
+        "container load",
+        Exec::from(engine.cmd(&ctx.sh).args(["load", "--input"]).arg(input)),
+    ));
+    plan
+}

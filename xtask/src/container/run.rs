@@ -1,0 +1,180 @@
+//! `cargo xtask --container <command...>`: the same xtask command inside the builder image.
+//!
+//! The repository is mounted at its own path (so paths in output, `--junit` files and
+//! archives land where they would natively), the cargo registry and the target directory
+//! are named volumes (kept between runs, first filled from the image's pre-compiled
+//! dependencies), stdio is inherited, and the container's exit code is the runner's.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::Context;
+
+use super::Target;
+use super::engine::Engine;
+use crate::exec::Interrupt;
+use crate::project;
+
+/// Set inside the builder image, so `--container` there runs natively instead of nesting.
+pub const IN_CONTAINER: &str = "XTASK_IN_CONTAINER";
+
+/// Environment passed through to the container when set: CI context and output settings.
+const PASSTHROUGH: [&str; 14] = [
+    "CI",
+    "GITHUB_ACTIONS",
+    "GITHUB_EVENT_NAME",
+    "GITHUB_REF",
+    "GITHUB_SHA",
+    "GITHUB_HEAD_REF",
+    "GITHUB_OUTPUT",
+    "GITHUB_STEP_SUMMARY",
+    "XTASK_DISPATCH_LEVEL",
+    "CARGO_TERM_COLOR",
+    "NO_COLOR",
+    "TERM",
+    "RUST_BACKTRACE",
+    "RUST_LOG",
+];
+
+/// Whether we are already inside the builder image.
+pub fn inside() -> bool {
+    std::env::var_os(IN_CONTAINER).is_some()
+}
+
+/// The named volume holding this checkout's target directory inside containers (one per
+/// checkout path, so two clones do not share build output).
+pub fn target_volume(root: &Path) -> String {
+    // FNV-1a: stable across runs and Rust versions, unlike `DefaultHasher`.
+    let hash = root
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+        });
+    format!("xtask-target-{hash:016x}")
+}
+
+/// The `run` arguments for `args` (the xtask arguments, without `--container`).
+pub fn run_args(
+    root: &Path,
+    image: &str,
+    args: &[String],
+    tty: bool,
+    env: &[(String, String)],
+) -> Vec<String> {
+    let root = root.display().to_string();
+    let mut out: Vec<String> = vec!["run".into(), "--rm".into(), "--init".into()];
+    if tty {
+        out.extend(["--tty".into(), "--interactive".into()]);
+    }
+    out.extend([
+        "--network=host".into(),
+        "--security-opt=label=disable".into(),
+        format!("--volume={root}:{root}"),
+        format!("--workdir={root}"),
+        "--volume=xtask-cargo-registry:/usr/local/cargo/registry".into(),
+        format!(
+            "--volume={}:/var/cache/xtask/target",
+            target_volume(Path::new(&root))
+        ),
+    ]);
+    for (key, value) in env {
+        out.push(format!("--env={key}={value}"));
+        // Files GitHub hands over by path must exist inside too.
+        if (key == "GITHUB_OUTPUT" || key == "GITHUB_STEP_SUMMARY")
+            && let Some(dir) = Path::new(value).parent().filter(|d| !d.starts_with(&root))
+        {
+            out.push(format!("--volume={0}:{0}", dir.display()));
+        }
+    }
+    out.push(image.to_string());
+    out.extend(["cargo".into(), "xtask".into()]);
+    out.extend(args.iter().cloned());
+    out
+}
+
+/// Runs the xtask command `args` in the builder image and returns its exit code.
+pub fn run(engine: &Engine, args: &[String]) -> anyhow::Result<i32> {
+    let image = Target::Builder.image();
+    let env: Vec<(String, String)> = PASSTHROUGH
+        .iter()
+        .filter_map(|key| {
+            std::env::var(key)
+                .ok()
+                .map(|value| (key.to_string(), value))
+        })
+        .collect();
+    let tty = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    let mut command = Command::new(engine.kind.program());
+    command.args(run_args(project::root(), &image, args, tty, &env));
+    command.envs(engine.env.iter().map(|(k, v)| (k, v)));
+    // Ctrl-C reaches the engine too (same process group), which passes it into the
+    // container; the runner only waits, so it must not die first.
+    let _interrupt = Interrupt::install()?;
+    let status = command
+        .status()
+        .with_context(|| format!("running {} (is it installed?)", engine.kind.program()))?;
+    Ok(status
+        .code()
+        .unwrap_or(128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mounts_the_checkout_at_its_own_path_with_cache_volumes() {
+        let env = vec![
+            ("CI".to_string(), "true".to_string()),
+            (
+                "GITHUB_STEP_SUMMARY".to_string(),
+                "/home/runner/_temp/summary.md".to_string(),
+            ),
+        ];
+        let args = run_args(
+            Path::new("/work/repo"),
+            "img:dev",
+            &["ci".into(), "fast".into()],
+            false,
+            &env,
+        );
+        let joined = args.join(" ");
+        assert!(
+            joined.starts_with("run --rm --init --network=host"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("--volume=/work/repo:/work/repo --workdir=/work/repo"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("--volume=xtask-cargo-registry:/usr/local/cargo/registry"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains(&format!(
+                "--volume={}:/var/cache/xtask/target",
+                target_volume(Path::new("/work/repo"))
+            )),
+            "{joined}"
+        );
+        assert!(joined.contains("--env=CI=true"), "{joined}");
+        assert!(
+            joined.contains("--volume=/home/runner/_temp:/home/runner/_temp"),
+            "{joined}"
+        );
+        assert!(joined.ends_with("img:dev cargo xtask ci fast"), "{joined}");
+        assert!(!joined.contains("--tty"));
+    }
+
+    #[test]
+    fn target_volume_is_per_checkout_and_stable() {
+        let a = target_volume(Path::new("/work/a"));
+        assert_eq!(a, target_volume(Path::new("/work/a")));
+        assert_ne!(a, target_volume(Path::new("/work/b")));
+        assert!(a.starts_with("xtask-target-") && a.len() == "xtask-target-".len() + 16);
+    }
+}

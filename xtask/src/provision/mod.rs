@@ -1,0 +1,3 @@
+//! Provisioning: host packages from Debian's archive.
+
+pub mod apt;
