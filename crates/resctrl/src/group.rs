@@ -57,6 +57,15 @@ pub struct AssignSummary {
     pub missing: usize,
 }
 
+/// Result of [`Resctrl::ensure_group`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnsuredGroup {
+    /// The group's path.
+    pub path: PathBuf,
+    /// Whether this call created it (so it is empty); false if it already existed.
+    pub created: bool,
+}
+
 /// Result of [`Resctrl::reconcile_group`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReconcileSummary {
@@ -105,13 +114,28 @@ impl<P: FsProvider> Resctrl<P> {
     /// [`Error::NotMounted`]; mounted without monitoring (no `mon_groups`) gives
     /// [`Error::Unsupported`].
     pub fn create_group(&self, uid: &str) -> Result<PathBuf> {
+        self.ensure_group(uid).map(|group| group.path)
+    }
+
+    /// Like [`Self::create_group`], but also says whether this call created the group.
+    ///
+    /// A group this call created is known to be empty, so a caller can skip reading its
+    /// `tasks` before the first assignment (the kernel builds that list by walking every
+    /// thread of the system, so the read is not free on a busy node).
+    pub fn ensure_group(&self, uid: &str) -> Result<EnsuredGroup> {
         let path = self.group_path(uid)?;
         match self.fs.create_dir(&path) {
             Ok(()) => {
                 tracing::debug!(path = %path.display(), "created resctrl group");
-                Ok(path)
+                Ok(EnsuredGroup {
+                    path,
+                    created: true,
+                })
             }
-            Err(e) if errno(&e) == Some(Errno::EXIST) => Ok(path),
+            Err(e) if errno(&e) == Some(Errno::EXIST) => Ok(EnsuredGroup {
+                path,
+                created: false,
+            }),
             Err(e) if errno(&e) == Some(Errno::NOENT) => Err(self.explain_missing_parent(&path, e)),
             Err(e) => Err(Error::classify(Op::CreateDir, &path, e)),
         }
@@ -350,6 +374,25 @@ mod fake_tests {
         assert_eq!(first, second);
         assert_eq!(fake.counters().mkdir_calls, 2);
         assert_eq!(fake.rmids_in_use(), 2, "no second RMID used");
+    }
+
+    #[test]
+    fn ensure_group_says_whether_it_created_the_group() {
+        let fake = FakeResctrl::new();
+        let rc = handle(&fake);
+        let first = rc.ensure_group(UID).expect("create");
+        assert!(first.created);
+        assert!(fake.group_exists(&first.path));
+        let second = rc.ensure_group(UID).expect("EEXIST is success");
+        assert_eq!(
+            second,
+            EnsuredGroup {
+                path: first.path,
+                created: false
+            }
+        );
+        fake.inject_enospc(1);
+        assert!(rc.ensure_group("other").expect_err("ENOSPC").is_capacity());
     }
 
     #[test]

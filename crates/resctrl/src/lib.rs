@@ -7,7 +7,8 @@
 //!
 //! What it does, on a [`Resctrl`] handle:
 //! - detect support and mount state ([`Resctrl::detect_support`], [`Resctrl::ensure_mounted`]);
-//! - one monitoring group per pod ([`Resctrl::create_group`], [`Resctrl::delete_group`]);
+//! - one monitoring group per pod ([`Resctrl::create_group`], [`Resctrl::ensure_group`],
+//!   [`Resctrl::delete_group`]);
 //! - put thread ids into a group ([`Resctrl::assign_tasks`], [`Resctrl::reconcile_group`]);
 //! - remove stale groups of this crate's prefix at startup ([`Resctrl::cleanup_prefix`]);
 //! - read per-domain occupancy and bandwidth counters ([`Resctrl::read_group_monitoring`]).
@@ -54,7 +55,8 @@ pub use config::{
 pub use error::{Error, Op, Result};
 pub use fs::{DirEntry, FsProvider, RealFs};
 pub use group::{
-    AssignSummary, MAX_GROUP_NAME_LEN, ReconcileSummary, TaskIdSource, sanitize_group_name,
+    AssignSummary, EnsuredGroup, MAX_GROUP_NAME_LEN, ReconcileSummary, TaskIdSource,
+    sanitize_group_name,
 };
 pub use monitoring::{DomainReadings, GroupReadings, MonEvent, Reading};
 pub use mounts::{MountEntry, RESCTRL_FSTYPE, parse_mounts, unescape};

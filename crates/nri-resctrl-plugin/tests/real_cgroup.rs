@@ -1,0 +1,194 @@
+//! `CgroupPidSource` on this machine's real cgroup file system: the test process is the
+//! "container", found through the cgroup path `/proc/self/cgroup` gives for the
+//! hierarchy in use. These run on any Linux host with cgroups mounted at
+//! `/sys/fs/cgroup` (v1, hybrid or v2); no privileges needed, nothing is written.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+use std::sync::mpsc;
+use std::thread;
+
+use nri_resctrl_plugin::pid_source::{CgroupVersion, DEFAULT_CGROUP_ROOT, V1_CONTROLLERS};
+use nri_resctrl_plugin::{CgroupPidSource, ContainerInfo, ContainerState, PidSource, PodInfo};
+
+/// One line of `/proc/self/cgroup`: `id:controllers:path`.
+struct Membership {
+    controllers: Vec<String>,
+    path: String,
+}
+
+fn memberships() -> Vec<Membership> {
+    let text = fs::read_to_string("/proc/self/cgroup").expect("read /proc/self/cgroup");
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let (_id, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            Some(Membership {
+                controllers: controllers
+                    .split(',')
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                path: path.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// This process's cgroup path in the hierarchy `source` reads.
+fn own_path(source: &CgroupPidSource) -> String {
+    let name = source
+        .hierarchy()
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    memberships()
+        .into_iter()
+        .find(|m| match source.version() {
+            // The v2 line has no controllers.
+            CgroupVersion::V2 => m.controllers.is_empty(),
+            // A v1 hierarchy directory is named after its controller (`systemd` after
+            // `name=systemd`); co-mounted ones like `cpu,cpuacct` list several.
+            CgroupVersion::V1 => m
+                .controllers
+                .iter()
+                .any(|c| *c == name || c.strip_prefix("name=") == Some(name.as_str())),
+        })
+        .map(|m| m.path)
+        .unwrap_or_else(|| {
+            panic!(
+                "no /proc/self/cgroup line for {}",
+                source.hierarchy().display()
+            )
+        })
+}
+
+/// The "container": this process, by its cgroup path (cgroupfs form).
+fn this_process(cgroup_path: &str) -> (PodInfo, ContainerInfo) {
+    let pod = PodInfo::new("test-sandbox", "test-uid");
+    let container = ContainerInfo::new("test-process", "test-sandbox", ContainerState::Running)
+        .with_cgroups_path(cgroup_path)
+        .with_pid(std::process::id());
+    (pod, container)
+}
+
+/// This process's thread ids, from procfs.
+fn own_threads() -> BTreeSet<u32> {
+    fs::read_dir("/proc/self/task")
+        .expect("list /proc/self/task")
+        .map(|e| {
+            e.expect("task entry")
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse().ok())
+                .expect("numeric tid")
+        })
+        .collect()
+}
+
+/// The calling thread's id, from `/proc/thread-self` (`<pid>/task/<tid>`).
+fn current_tid() -> u32 {
+    let link = fs::read_link("/proc/thread-self").expect("read /proc/thread-self");
+    link.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.parse().ok())
+        .expect("tid in /proc/thread-self")
+}
+
+/// Every thread of this process is listed; a new thread is listed while it runs and
+/// gone after it exits.
+fn check_source_sees_this_process(source: &CgroupPidSource) {
+    let path = own_path(source);
+    let (pod, container) = this_process(&path);
+    assert_eq!(
+        source.cgroup_dir(&pod, &container).expect("dir"),
+        source.hierarchy().join(path.trim_start_matches('/'))
+    );
+
+    let (tid_tx, tid_rx) = mpsc::channel();
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    let worker = thread::spawn(move || {
+        tid_tx.send(current_tid()).expect("send tid");
+        // Stay alive until told to stop.
+        let _ = stop_rx.recv();
+    });
+    let tid = tid_rx.recv().expect("worker tid");
+
+    let listed: BTreeSet<u32> = source
+        .thread_ids(&pod, &container)
+        .expect("list threads")
+        .into_iter()
+        .collect();
+    let own = own_threads();
+    assert!(own.len() >= 2, "main thread and worker: {own:?}");
+    assert!(
+        own.is_subset(&listed),
+        "threads {:?} of this process are missing from {}",
+        own.difference(&listed).collect::<Vec<_>>(),
+        source.hierarchy().join(&path).display()
+    );
+    assert!(listed.contains(&tid), "the new thread {tid} is listed");
+
+    stop_tx.send(()).expect("stop worker");
+    worker.join().expect("worker exits");
+    let after: BTreeSet<u32> = source
+        .thread_ids(&pod, &container)
+        .expect("list threads again")
+        .into_iter()
+        .collect();
+    assert!(!after.contains(&tid), "the exited thread {tid} is gone");
+    assert!(
+        after.contains(&current_tid()),
+        "this thread is still listed"
+    );
+}
+
+#[test]
+fn detected_hierarchy_lists_every_thread_of_this_process() {
+    let root = Path::new(DEFAULT_CGROUP_ROOT);
+    let source = CgroupPidSource::detect(root).expect("a cgroup hierarchy");
+    // Pure v2: the root. Otherwise the first v1 controller mounted, else `unified`.
+    let expected = if root.join("cgroup.controllers").is_file() {
+        root.to_path_buf()
+    } else {
+        V1_CONTROLLERS
+            .iter()
+            .map(|c| root.join(c))
+            .find(|dir| dir.join("tasks").is_file())
+            .unwrap_or_else(|| root.join("unified"))
+    };
+    assert_eq!(source.hierarchy(), expected, "{source:?}");
+    check_source_sees_this_process(&source);
+}
+
+#[test]
+fn every_mounted_hierarchy_lists_every_thread_of_this_process() {
+    // Each hierarchy this process belongs to, in its own cgroup (on this hybrid machine
+    // e.g. `memory` has a per-session cgroup while `pids` has `/`), plus the v2 one.
+    let root = Path::new(DEFAULT_CGROUP_ROOT);
+    let mut sources = Vec::new();
+    if root.join("cgroup.controllers").is_file() {
+        sources.push(CgroupPidSource::v2(root));
+    } else if root.join("unified/cgroup.controllers").is_file() {
+        sources.push(CgroupPidSource::v2(root.join("unified")));
+    }
+    for m in memberships() {
+        for controller in &m.controllers {
+            let name = controller.strip_prefix("name=").unwrap_or(controller);
+            let dir = root.join(name);
+            if dir.join("tasks").is_file() {
+                sources.push(CgroupPidSource::v1(dir));
+            }
+        }
+    }
+    assert!(
+        !sources.is_empty(),
+        "no cgroup hierarchy under {}",
+        root.display()
+    );
+    for source in &sources {
+        check_source_sees_this_process(source);
+    }
+}
