@@ -9,7 +9,9 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::thread;
 
-use nri_resctrl_plugin::pid_source::{CgroupVersion, DEFAULT_CGROUP_ROOT, V1_CONTROLLERS};
+use nri_resctrl_plugin::pid_source::{
+    CgroupVersion, DEFAULT_CGROUP_ROOT, V1_CONTROLLERS, mount_root,
+};
 use nri_resctrl_plugin::{CgroupPidSource, ContainerInfo, ContainerState, PidSource, PodInfo};
 
 /// One line of `/proc/self/cgroup`: `id:controllers:path`.
@@ -102,10 +104,14 @@ fn current_tid() -> u32 {
 fn check_source_sees_this_process(source: &CgroupPidSource) {
     let path = own_path(source);
     let (pod, container) = this_process(&path);
-    assert_eq!(
-        source.cgroup_dir(&pod, &container).expect("dir"),
-        source.hierarchy().join(path.trim_start_matches('/'))
-    );
+    // Inside a container the hierarchy may be mounted from a subtree; /proc/self/cgroup
+    // paths are from the top either way.
+    let below_root = Path::new(&path)
+        .strip_prefix(source.mount_root())
+        .expect("this process's cgroup lies in the mounted subtree");
+    let dir = source.cgroup_dir(&pod, &container).expect("dir");
+    assert_eq!(dir, source.hierarchy().join(below_root));
+    assert!(dir.is_dir(), "{} exists", dir.display());
 
     let (tid_tx, tid_rx) = mpsc::channel();
     let (stop_tx, stop_rx) = mpsc::channel::<()>();
@@ -127,7 +133,7 @@ fn check_source_sees_this_process(source: &CgroupPidSource) {
         own.is_subset(&listed),
         "threads {:?} of this process are missing from {}",
         own.difference(&listed).collect::<Vec<_>>(),
-        source.hierarchy().join(&path).display()
+        dir.display()
     );
     assert!(listed.contains(&tid), "the new thread {tid} is listed");
 
@@ -188,7 +194,13 @@ fn every_mounted_hierarchy_lists_every_thread_of_this_process() {
         "no cgroup hierarchy under {}",
         root.display()
     );
-    for source in &sources {
-        check_source_sees_this_process(source);
+    // As `detect` does: each hierarchy may be mounted from a subtree (in a container).
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+    for source in sources {
+        let source = match mount_root(&mountinfo, source.hierarchy()) {
+            Some(root) => source.with_mount_root(root),
+            None => source,
+        };
+        check_source_sees_this_process(&source);
     }
 }

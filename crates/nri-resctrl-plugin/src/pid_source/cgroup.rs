@@ -42,10 +42,16 @@ impl CgroupVersion {
 /// in that directory *and in every directory below it*: a container may create cgroups of
 /// its own (systemd in a container, v2 threaded subtrees), and on v2 a cgroup with
 /// children holds no processes itself.
+///
+/// A hierarchy need not be mounted from its top: inside a container, `/sys/fs/cgroup/pids`
+/// is often the container's own subtree, while cgroup paths (from NRI or
+/// `/proc/<pid>/cgroup`) are always relative to the hierarchy's top. The mount root (the
+/// subtree mounted, from `/proc/self/mountinfo`) maps one onto the other.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CgroupPidSource {
     hierarchy: PathBuf,
     version: CgroupVersion,
+    mount_root: PathBuf,
 }
 
 impl CgroupPidSource {
@@ -55,6 +61,7 @@ impl CgroupPidSource {
         CgroupPidSource {
             hierarchy: hierarchy.into(),
             version: CgroupVersion::V2,
+            mount_root: PathBuf::from("/"),
         }
     }
 
@@ -64,7 +71,21 @@ impl CgroupPidSource {
         CgroupPidSource {
             hierarchy: hierarchy.into(),
             version: CgroupVersion::V1,
+            mount_root: PathBuf::from("/"),
         }
+    }
+
+    /// The same source for a hierarchy mounted from the subtree `root` (a path from the
+    /// hierarchy's top, as `/proc/self/mountinfo` gives it) instead of from its top.
+    pub fn with_mount_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.mount_root = root.into();
+        self
+    }
+
+    /// The subtree of the hierarchy mounted at [`hierarchy`](Self::hierarchy) (`/` when
+    /// mounted from the top).
+    pub fn mount_root(&self) -> &Path {
+        &self.mount_root
     }
 
     /// Picks the hierarchy under `root` (normally [`DEFAULT_CGROUP_ROOT`]):
@@ -75,9 +96,19 @@ impl CgroupPidSource {
     ///    it also uses `unified/` depends on its version and settings);
     /// 3. otherwise `<root>/unified` if it is a v2 hierarchy.
     ///
-    /// Fails with [`io::ErrorKind::NotFound`] when none is found.
+    /// The mount root comes from `/proc/self/mountinfo` (`/` when the directory is not a
+    /// mount point there, e.g. a fixture). Fails with [`io::ErrorKind::NotFound`] when no
+    /// hierarchy is found.
     pub fn detect(root: impl AsRef<Path>) -> io::Result<Self> {
-        let root = root.as_ref();
+        let found = Self::find_hierarchy(root.as_ref())?;
+        let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        Ok(match mount_root(&mountinfo, found.hierarchy()) {
+            Some(mount_root) => found.with_mount_root(mount_root),
+            None => found,
+        })
+    }
+
+    fn find_hierarchy(root: &Path) -> io::Result<Self> {
         if root.join("cgroup.controllers").is_file() {
             return Ok(Self::v2(root));
         }
@@ -111,10 +142,30 @@ impl CgroupPidSource {
     }
 
     /// The container's cgroup directory in this hierarchy.
+    ///
+    /// [`io::ErrorKind::NotFound`] when the container's cgroup lies outside the mounted
+    /// subtree (this process cannot see it).
     pub fn cgroup_dir(&self, pod: &PodInfo, container: &ContainerInfo) -> io::Result<PathBuf> {
         let rel = container_cgroup_path(pod, container)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        Ok(self.hierarchy.join(rel))
+        self.dir_of(&rel)
+    }
+
+    /// Where the cgroup `path` (from the hierarchy's top) is under the mount point.
+    pub fn dir_of(&self, path: &Path) -> io::Result<PathBuf> {
+        let from_top = Path::new("/").join(path);
+        let below_root = from_top.strip_prefix(&self.mount_root).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "cgroup {} is outside the subtree {} mounted at {}; mount the host's cgroup file system (its top) to see it",
+                    from_top.display(),
+                    self.mount_root.display(),
+                    self.hierarchy.display()
+                ),
+            )
+        })?;
+        Ok(self.hierarchy.join(below_root))
     }
 
     /// The thread ids listed in `dir` and every cgroup below it.
@@ -171,6 +222,43 @@ impl PidSource for CgroupPidSource {
     }
 }
 
+/// The root (4th field) of the last `/proc/self/mountinfo` entry mounted at `mount_point`:
+/// the subtree of the file system visible there. Octal escapes (`\040`) in paths are
+/// decoded.
+pub fn mount_root(mountinfo: &str, mount_point: &Path) -> Option<PathBuf> {
+    // The last entry wins: a later mount at the same point hides the earlier ones.
+    mountinfo.lines().rev().find_map(|line| {
+        let mut fields = line.split_whitespace();
+        let root = fields.nth(3)?;
+        let point = fields.next()?;
+        (Path::new(&unescape(point)) == mount_point).then(|| PathBuf::from(unescape(root)))
+    })
+}
+
+/// Decodes the kernel's `\ooo` escapes in mountinfo paths.
+fn unescape(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| bytes[i] == b'\\' && d.iter().all(|b| (b'0'..=b'7').contains(b)))
+            .map(|d| d.iter().fold(0u32, |acc, b| acc * 8 + u32::from(b - b'0')));
+        match octal.and_then(|v| u8::try_from(v).ok()) {
+            Some(byte) => {
+                out.push(byte);
+                i += 4;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The same error (same kind, so `NotFound` stays recognisable) naming the path.
 fn with_path(e: io::Error, path: &Path) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
@@ -207,6 +295,51 @@ mod tests {
 
     fn running(cgroups_path: &str) -> ContainerInfo {
         ContainerInfo::new("abc", "sb", ContainerState::Running).with_cgroups_path(cgroups_path)
+    }
+
+    #[test]
+    fn mount_root_comes_from_the_last_mount_at_the_point() {
+        let mountinfo = "\
+30 25 0:26 / /sys/fs/cgroup/pids rw,relatime shared:9 - cgroup cgroup rw,pids
+41 30 0:26 /libpod_parent/libpod-1 /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids
+42 25 0:27 /a\\040b /mnt/with\\040space rw - cgroup2 cgroup2 rw
+";
+        assert_eq!(
+            mount_root(mountinfo, Path::new("/sys/fs/cgroup/pids")),
+            Some(PathBuf::from("/libpod_parent/libpod-1"))
+        );
+        assert_eq!(
+            mount_root(mountinfo, Path::new("/mnt/with space")),
+            Some(PathBuf::from("/a b"))
+        );
+        assert_eq!(mount_root(mountinfo, Path::new("/sys/fs/cgroup/cpu")), None);
+    }
+
+    #[test]
+    fn cgroup_paths_map_through_the_mount_root() {
+        let top = CgroupPidSource::v1("/sys/fs/cgroup/pids");
+        assert_eq!(
+            top.dir_of(Path::new("/kubepods/pod1/c1")).unwrap(),
+            Path::new("/sys/fs/cgroup/pids/kubepods/pod1/c1")
+        );
+        let sub =
+            CgroupPidSource::v1("/sys/fs/cgroup/pids").with_mount_root("/libpod_parent/libpod-1");
+        assert_eq!(
+            sub.dir_of(Path::new("/libpod_parent/libpod-1/nested"))
+                .unwrap(),
+            Path::new("/sys/fs/cgroup/pids/nested")
+        );
+        assert_eq!(
+            sub.dir_of(Path::new("libpod_parent/libpod-1")).unwrap(),
+            Path::new("/sys/fs/cgroup/pids/")
+        );
+        let err = sub.dir_of(Path::new("/kubepods/pod1/c1")).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert!(
+            err.to_string()
+                .contains("outside the subtree /libpod_parent/libpod-1"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ mod scripted;
 
 use std::io;
 
-pub use cgroup::{CgroupPidSource, CgroupVersion, DEFAULT_CGROUP_ROOT, V1_CONTROLLERS};
+pub use cgroup::{CgroupPidSource, CgroupVersion, DEFAULT_CGROUP_ROOT, V1_CONTROLLERS, mount_root};
 pub use path::{
     CRI_CONTAINERD_SCOPE_PREFIX, CgroupPathError, DEFAULT_SYSTEMD_SLICE, container_cgroup_path,
     expand_systemd_slice,
