@@ -231,32 +231,9 @@ pub fn mount_root(mountinfo: &str, mount_point: &Path) -> Option<PathBuf> {
         let mut fields = line.split_whitespace();
         let root = fields.nth(3)?;
         let point = fields.next()?;
-        (Path::new(&unescape(point)) == mount_point).then(|| PathBuf::from(unescape(root)))
+        (Path::new(&resctrl::unescape(point)) == mount_point)
+            .then(|| PathBuf::from(resctrl::unescape(root)))
     })
-}
-
-/// Decodes the kernel's `\ooo` escapes in mountinfo paths.
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let octal = bytes
-            .get(i + 1..i + 4)
-            .filter(|d| bytes[i] == b'\\' && d.iter().all(|b| (b'0'..=b'7').contains(b)))
-            .map(|d| d.iter().fold(0u32, |acc, b| acc * 8 + u32::from(b - b'0')));
-        match octal.and_then(|v| u8::try_from(v).ok()) {
-            Some(byte) => {
-                out.push(byte);
-                i += 4;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The same error (same kind, so `NotFound` stays recognisable) naming the path.
