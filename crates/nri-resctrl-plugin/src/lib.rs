@@ -1,27 +1,31 @@
 //! The core of the NRI resctrl plugin: every pod gets its own resctrl monitoring group,
 //! and the group's `tasks` are kept equal to the threads of the pod's containers.
 //!
-//! The core is transport-free: it knows nothing about NRI's wire protocol. An adapter
-//! (over the `nri` crate) turns runtime messages into [`PodInfo`] / [`ContainerInfo`] and
-//! calls [`ResctrlPlugin`]'s entry points; the core does the resctrl work through the
+//! The core is transport-free: it knows nothing about NRI's wire protocol. The
+//! [`adapter`] (over the `nri` crate; [`ResctrlNriPlugin`] runs it) turns runtime
+//! messages into [`PodInfo`] / [`ContainerInfo`] and calls [`ResctrlPlugin`]'s entry
+//! points; the core does the resctrl work through the
 //! `resctrl` crate, reads container threads through a [`PidSource`], and reports each
 //! pod's state as [`PodResctrlEvent`]s on a bounded channel ([`events::channel`]).
 //!
 //! # Driving it from an NRI adapter
+//!
+//! What each event means to the core ([`adapter`] does this, subscribing to the subset
+//! listed in [`adapter::SUBSCRIBED_EVENTS`]):
 //!
 //! | NRI event | call |
 //! |---|---|
 //! | (before registering) | [`ResctrlPlugin::start`] |
 //! | `Synchronize` (all chunks joined) | [`ResctrlPlugin::synchronize`] |
 //! | `RunPodSandbox` | [`ResctrlPlugin::run_pod_sandbox`] |
-//! | `CreateContainer` | [`ResctrlPlugin::create_container`] |
+//! | `CreateContainer` or `PostCreateContainer` | [`ResctrlPlugin::create_container`] |
 //! | `StartContainer`, `PostStartContainer` | [`ResctrlPlugin::start_container`] |
 //! | `UpdateContainer` | [`ResctrlPlugin::update_container`] |
 //! | `StopContainer` | [`ResctrlPlugin::stop_container`] |
 //! | `StopPodSandbox` | nothing: the group stays until the sandbox is removed |
 //! | `RemoveContainer` | [`ResctrlPlugin::remove_container`] |
 //! | `RemovePodSandbox` | [`ResctrlPlugin::remove_pod_sandbox`] |
-//! | a timer (e.g. every few seconds) | [`ResctrlPlugin::retry_all_once`] |
+//! | a timer (e.g. every few seconds) | [`ResctrlPlugin::recheck_reconciled_containers`], then [`ResctrlPlugin::retry_all_once`] |
 //!
 //! The plugin never adjusts containers, so a handler's answer does not depend on the
 //! outcome: hand the event to the thread that owns the core (or lock it inside
@@ -72,6 +76,7 @@
 
 #![warn(missing_docs)]
 
+pub mod adapter;
 mod config;
 mod error;
 pub mod events;
@@ -86,6 +91,7 @@ mod state;
 mod summary;
 mod sync;
 
+pub use adapter::{AdapterError, AdapterOptions, HostConfig, PluginStatus, ResctrlNriPlugin};
 pub use config::{DEFAULT_MAX_RECONCILE_PASSES, PluginConfig};
 pub use error::PluginError;
 pub use events::{

@@ -11,7 +11,7 @@ use crate::pid_source::PidSource;
 use crate::plugin::ResctrlPlugin;
 use crate::reconcile::ContainerReconcile;
 use crate::state::GroupStatus;
-use crate::summary::{GroupTally, RetrySummary};
+use crate::summary::{GroupTally, ReconcileTally, RetrySummary};
 
 impl<P: FsProvider, S: PidSource> ResctrlPlugin<P, S> {
     /// Tries again to create the group of pod `pod_uid`; returns its path.
@@ -77,6 +77,44 @@ impl<P: FsProvider, S: PidSource> ResctrlPlugin<P, S> {
         })
     }
 
+    /// Places the threads of every reconciled container again, in every pod with a group,
+    /// and returns what it did.
+    ///
+    /// A reconciled container stays right by itself (new threads inherit their creator's
+    /// group), except for processes started into it from outside: `kubectl exec` has the
+    /// runtime spawn a process that joins the container's cgroup but keeps the resctrl
+    /// group of the runtime. Calling this periodically places them. A quiet container
+    /// costs two listings of its cgroup, and each pod one read of its group's `tasks`.
+    /// Containers that are not reconciled are left to [`Self::retry_all_once`].
+    ///
+    /// A container found with new threads counts as reconciled again once they are
+    /// placed; one that fails (its cgroup vanished, say) counts as not reconciled until a
+    /// retry succeeds. One event per pod whose counts changed.
+    pub fn recheck_reconciled_containers(&mut self) -> ReconcileTally {
+        let mut tally = ReconcileTally::default();
+        let uids = self.registry.pod_uids();
+        for uid in &uids {
+            if !self.has_group(uid) {
+                continue;
+            }
+            let reconciled = self.registry.reconciled_containers(uid);
+            // Logged inside and counted in the tally.
+            let _ = self.reconcile_pod(uid, &reconciled, &mut tally);
+        }
+        self.emit_updates(&uids);
+        if tally.assigned > 0 || tally.failed > 0 {
+            tracing::info!(
+                containers_reconciled = tally.reconciled,
+                containers_partial = tally.partial,
+                containers_failed = tally.failed,
+                threads_assigned = tally.assigned,
+                threads_missing = tally.missing,
+                "re-checked reconciled containers: placed threads that joined them later"
+            );
+        }
+        tally
+    }
+
     /// One round of every retry, in this order:
     ///
     /// 1. delete groups of removed pods whose deletion failed before;
@@ -120,6 +158,11 @@ impl<P: FsProvider, S: PidSource> ResctrlPlugin<P, S> {
         }
         self.emit_updates(&uids);
 
+        // A periodic caller runs this every few seconds: say so only when there was work.
+        if summary == RetrySummary::default() {
+            tracing::debug!("retried pending resctrl work: nothing was pending");
+            return summary;
+        }
         tracing::info!(
             groups_created = summary.groups.created,
             groups_failed = summary.groups.failed,

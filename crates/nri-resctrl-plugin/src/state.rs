@@ -140,6 +140,22 @@ impl Registry {
             .collect()
     }
 
+    /// Containers of pod `uid` that are reconciled and may still have threads.
+    pub(crate) fn reconciled_containers(&self, uid: &str) -> Vec<String> {
+        let Some(pod) = self.pods.get(uid) else {
+            return Vec::new();
+        };
+        pod.containers
+            .iter()
+            .filter(|id| {
+                self.containers
+                    .get(id.as_str())
+                    .is_some_and(|c| c.reconciled && c.info.may_have_threads())
+            })
+            .cloned()
+            .collect()
+    }
+
     /// Records a sandbox of pod `pod.uid` (a new pod starts with a [`GroupStatus::Failed`]
     /// group until the caller creates it) and adopts the containers waiting for it.
     pub(crate) fn add_sandbox(&mut self, pod: &PodInfo) -> SandboxAdded {

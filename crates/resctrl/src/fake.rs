@@ -34,6 +34,9 @@
 //!   error, like recent kernels. A control group's `tasks` lists its own threads and
 //!   those of its monitoring groups; a monitoring group's lists only its own; one id per
 //!   line, ascending.
+//! - Host mode ([`FakeResctrlBuilder::host_threads`]): the live threads are the host's
+//!   (an id is live iff `/proc/<id>` exists), and a new thread starts in its creator's
+//!   group, so end-to-end tests can place real containers' threads without hardware.
 //! - Readings per group, domain and event (default `0`), settable to a value,
 //!   `Unavailable`, a read error (e.g. EIO), or absent.
 //! - Mounting: when unmounted, the root is an empty directory and the mount table (served
@@ -60,7 +63,10 @@ use crate::config::{Config, DEFAULT_CPUINFO_PATH, DEFAULT_MOUNTS_PATH, DEFAULT_R
 use crate::fs::{DirEntry, FsProvider};
 use crate::monitoring::MonEvent;
 
+mod host;
 mod model;
+
+use host::HostThreads;
 
 use model::{FileNode, Group, Node, State, err};
 
@@ -143,6 +149,7 @@ pub struct FakeResctrlBuilder {
     mounted: bool,
     mount_options: String,
     cpuinfo: String,
+    host_proc: Option<PathBuf>,
 }
 
 impl Default for FakeResctrlBuilder {
@@ -158,6 +165,7 @@ impl Default for FakeResctrlBuilder {
             mounted: true,
             mount_options: "rw,relatime".to_owned(),
             cpuinfo: RDT_CPUINFO.to_owned(),
+            host_proc: None,
         }
     }
 }
@@ -225,6 +233,30 @@ impl FakeResctrlBuilder {
         self
     }
 
+    /// Host mode: the live threads are the host's, from `/proc` (see
+    /// [`FakeResctrlBuilder::host_threads_from`]).
+    pub fn host_threads(self) -> Self {
+        self.host_threads_from("/proc")
+    }
+
+    /// Host mode with the procfs at `proc_root`: a thread id is live iff the host has it
+    /// (`<proc_root>/<pid>/task/<id>` exists, which for the real procfs is the same as
+    /// `/proc/<id>` existing), so tests can place the real threads of real processes
+    /// (containers, say) without resctrl hardware.
+    ///
+    /// Like the kernel, a thread the fake has not seen before starts in the group of its
+    /// creator (its process's leader for a new thread, its parent process for a new
+    /// process), and a thread that exited leaves its group. The fake takes a census of
+    /// the host before every `tasks` read or write and before [`FakeResctrl::members`],
+    /// [`FakeResctrl::group_of`] and [`FakeResctrl::live_threads`]; ids given to
+    /// [`FakeResctrl::add_threads`] that the host does not have are dropped then. A thread
+    /// id reused between two censuses keeps its previous owner's group (censuses are
+    /// milliseconds apart, so tests do not meet this).
+    pub fn host_threads_from(mut self, proc_root: impl Into<PathBuf>) -> Self {
+        self.host_proc = Some(proc_root.into());
+        self
+    }
+
     /// Builds the fake.
     pub fn build(self) -> FakeResctrl {
         let mut groups = BTreeMap::new();
@@ -251,6 +283,7 @@ impl FakeResctrlBuilder {
             files: BTreeMap::new(),
             last_cmd_status: "ok\n".to_owned(),
             counters: FakeCounters::default(),
+            host: self.host_proc.map(HostThreads::new),
         };
         FakeResctrl {
             state: Arc::new(Mutex::new(state)),
@@ -326,19 +359,23 @@ impl FakeResctrl {
 
     /// The live thread ids.
     pub fn live_threads(&self) -> BTreeSet<u32> {
-        self.lock().owner.keys().copied().collect()
+        let mut s = self.lock();
+        s.sync_host();
+        s.owner.keys().copied().collect()
     }
 
     /// The path of the group thread `id` is in, if it is live.
     pub fn group_of(&self, id: u32) -> Option<PathBuf> {
-        let s = self.lock();
+        let mut s = self.lock();
+        s.sync_host();
         s.owner.get(&id).map(|key| s.abs(key))
     }
 
     /// The threads that are in exactly this group (unlike its `tasks` file, a control
     /// group's own threads only). Empty for an unknown path.
     pub fn members(&self, group: &Path) -> BTreeSet<u32> {
-        let s = self.lock();
+        let mut s = self.lock();
+        s.sync_host();
         let Some(key) = s.key_of(group) else {
             return BTreeSet::new();
         };
@@ -495,7 +532,12 @@ impl FsProvider for FakeResctrl {
         match s.resolve(path) {
             Node::Missing => Err(err(Errno::NOENT)),
             Node::Dir(_) => Err(err(Errno::ISDIR)),
-            Node::File(file) => s.read_file(&file),
+            Node::File(file) => {
+                if matches!(file, FileNode::Tasks(_)) {
+                    s.sync_host();
+                }
+                s.read_file(&file)
+            }
         }
     }
 
@@ -509,7 +551,10 @@ impl FsProvider for FakeResctrl {
         match s.resolve(path) {
             Node::Missing => Err(err(Errno::NOENT)),
             Node::Dir(_) => Err(err(Errno::ISDIR)),
-            Node::File(FileNode::Tasks(key)) => s.write_tasks(&key, data).map_err(err),
+            Node::File(FileNode::Tasks(key)) => {
+                s.sync_host();
+                s.write_tasks(&key, data).map_err(err)
+            }
             // Accepted and ignored: this fake models monitoring, not allocation.
             Node::File(FileNode::GroupFile(_)) => Ok(()),
             Node::File(FileNode::Injected(p)) => {

@@ -7,6 +7,7 @@ use std::path::{Component, Path, PathBuf};
 
 use rustix::io::Errno;
 
+use super::host::HostThreads;
 use super::{FakeCounters, FakeMount, FakeOp, FakeReading};
 use crate::cleanup::GroupKind;
 use crate::fs::DirEntry;
@@ -58,6 +59,8 @@ pub(super) struct State {
     pub(super) files: BTreeMap<PathBuf, String>,
     pub(super) last_cmd_status: String,
     pub(super) counters: FakeCounters,
+    /// Host mode: thread liveness and inheritance from the host's procfs.
+    pub(super) host: Option<HostThreads>,
 }
 
 /// A resolved path.
