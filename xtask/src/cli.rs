@@ -72,6 +72,9 @@ pub enum Command {
     /// Print the image tag(s) for this CI context: pr-<N>-<sha7>, <branch>-<sha7>, or
     /// sha-<sha7> and latest on main.
     ImageTag(ImageTagArgs),
+    /// Suite: the resctrl NRI plugin against a real containerd with real containers (needs
+    /// root; provisions runc, containerd and busybox itself).
+    NriE2e(SuiteArgs),
     /// Suite: the resctrl crate against real resctrl hardware (needs root and RDT monitoring).
     ResctrlE2e(SuiteArgs),
 }
@@ -94,6 +97,7 @@ impl Command {
             Command::Container(ContainerCommand::Base) => "container base".into(),
             Command::Container(ContainerCommand::Build(_)) => "container build".into(),
             Command::Container(ContainerCommand::Load(_)) => "container load".into(),
+            Command::NriE2e(_) => "nri-e2e".into(),
             Command::ResctrlE2e(_) => "resctrl-e2e".into(),
         }
     }

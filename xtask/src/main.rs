@@ -75,6 +75,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Ci(CiCommand::Fast) => commands::ci::fast_plan(&ctx)?,
         Command::Ci(CiCommand::All(args)) => commands::ci::all_plan(&ctx, &Host::system(), args)?,
+        Command::NriE2e(args) => suite_plan(&ctx, "nri-e2e", args)?,
         Command::ResctrlE2e(args) => suite_plan(&ctx, "resctrl-e2e", args)?,
         Command::Container(ContainerCommand::Base) => {
             container::base::plan(&ctx, &container::engine::Engine::detect()?)?

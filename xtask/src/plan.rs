@@ -127,8 +127,6 @@ impl Step {
     }
 
     /// Makes this a cleanup step (see [`Step::always`]).
-    // Suites that provision (nri-e2e, next) end with one.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn always(mut self) -> Self {
         self.always = true;
         self

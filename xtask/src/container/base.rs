@@ -91,6 +91,19 @@ pub fn plan(ctx: &Ctx, engine: &Engine) -> anyhow::Result<Plan> {
         .in_chain("base"),
     );
 
+    let certs_rootfs = rootfs.clone();
+    plan.push(
+        Step::task(
+            "base: certificates",
+            format!(
+                "copy {LOCAL_CAS}/*.crt into {} and run update-ca-certificates there",
+                rootfs.display()
+            ),
+            move |io| install_local_cas(io, &certs_rootfs),
+        )
+        .in_chain("base"),
+    );
+
     let tarball = work_dir().join("rootfs.tar");
     let tar = Exec::from(cmd!(sh, "tar -C {rootfs} -cf {tarball} ."));
     let changes = [
@@ -124,6 +137,40 @@ pub fn plan(ctx: &Ctx, engine: &Engine) -> anyhow::Result<Plan> {
         .in_chain("base"),
     );
     Ok(plan)
+}
+
+/// Where Debian keeps locally added certificate authorities.
+const LOCAL_CAS: &str = "/usr/local/share/ca-certificates";
+
+/// Gives the stand-in the certificate authorities this machine added to Debian's store (a
+/// network that inspects TLS has its own CA; without it nothing in the image can reach
+/// crates.io). Kept in the same directory, they survive the image's own
+/// `update-ca-certificates` runs.
+fn install_local_cas(io: &mut StepIo<'_>, rootfs: &Path) -> anyhow::Result<()> {
+    let cas: Vec<PathBuf> = match std::fs::read_dir(LOCAL_CAS) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "crt"))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    if cas.is_empty() {
+        io.line(&format!("no local certificate authorities in {LOCAL_CAS}"));
+        return Ok(());
+    }
+    let dest = rootfs.join(LOCAL_CAS.trim_start_matches('/'));
+    std::fs::create_dir_all(&dest).with_context(|| format!("creating {}", dest.display()))?;
+    for ca in &cas {
+        let name = ca.file_name().expect("a file");
+        std::fs::copy(ca, dest.join(name)).with_context(|| format!("copying {}", ca.display()))?;
+        io.line(&format!("added {}", ca.display()));
+    }
+    let sh = project::shell()?;
+    io.run(&Exec::from(cmd!(
+        sh,
+        "chroot {rootfs} update-ca-certificates"
+    )))
 }
 
 /// Copies the active toolchain (without its documentation) and rustup with its proxies.

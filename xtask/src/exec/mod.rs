@@ -76,6 +76,12 @@ impl StepIo<'_> {
         self.reporter.output(text);
     }
 
+    /// `Err(Interrupted)` once a termination request arrived, for tasks to stop between
+    /// units of work.
+    pub fn check_interrupted(&self) -> anyhow::Result<()> {
+        self.interrupt.check()
+    }
+
     /// Runs a program with its output reported line by line; fails if it fails.
     pub fn run(&mut self, exec: &Exec) -> anyhow::Result<()> {
         let interrupt = self.interrupt;

@@ -1,4 +1,7 @@
-//! Debian packages: the archive the system uses, and installing host packages.
+//! Debian packages: installing host packages, and fetching single packages from any Debian
+//! suite with a private apt state that never touches the system's apt configuration.
+
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use xshell::cmd;
@@ -56,6 +59,145 @@ fn uri_from_sources_list(text: &str) -> Option<String> {
     })
 }
 
+/// apt with its own sources list, package lists and caches under a directory of ours.
+pub struct PrivateApt {
+    dir: PathBuf,
+    suite: String,
+    uri: String,
+    updated: bool,
+}
+
+impl PrivateApt {
+    /// A private apt for `suite` (e.g. `sid`) of the archive at `uri`, keeping its state in
+    /// `dir`.
+    pub fn new(dir: PathBuf, suite: &str, uri: &str) -> Self {
+        PrivateApt {
+            dir,
+            suite: suite.to_string(),
+            uri: uri.to_string(),
+            updated: false,
+        }
+    }
+
+    /// The `-o` options that redirect every piece of state apt would otherwise share with
+    /// the system.
+    fn options(&self) -> Vec<String> {
+        let d = self.dir.display();
+        vec![
+            format!("-oDir::Etc::SourceList={d}/sources.list"),
+            "-oDir::Etc::SourceParts=/dev/null".to_string(),
+            "-oDir::Etc::Preferences=/dev/null".to_string(),
+            "-oDir::Etc::PreferencesParts=/dev/null".to_string(),
+            format!("-oDir::State::Lists={d}/lists"),
+            format!("-oDir::Cache={d}/cache"),
+            "-oAPT::Get::List-Cleanup=false".to_string(),
+            // Root downloads into our cache, which apt's `_apt` user cannot write.
+            "-oAPT::Sandbox::User=root".to_string(),
+        ]
+    }
+
+    /// Downloads the package lists of the suite (once per run).
+    pub fn update(&mut self, io: &mut StepIo<'_>) -> anyhow::Result<()> {
+        if self.updated {
+            return Ok(());
+        }
+        for sub in ["lists/partial", "cache/archives/partial"] {
+            let path = self.dir.join(sub);
+            std::fs::create_dir_all(&path)
+                .with_context(|| format!("creating {}", path.display()))?;
+        }
+        let list = self.dir.join("sources.list");
+        std::fs::write(&list, format!("deb {} {} main\n", self.uri, self.suite))
+            .with_context(|| format!("writing {}", list.display()))?;
+        io.line(&format!(
+            "fetching the package lists of Debian {} from {}",
+            self.suite, self.uri
+        ));
+        let sh = project::shell()?;
+        let options = self.options();
+        io.run(&Exec::from(cmd!(sh, "apt-get {options...} -q update")))
+            .with_context(|| {
+                format!(
+                    "updating the package lists of Debian {} (is {} reachable?)",
+                    self.suite, self.uri
+                )
+            })?;
+        self.updated = true;
+        Ok(())
+    }
+
+    /// The version apt would fetch for `package`.
+    pub fn candidate(&mut self, io: &mut StepIo<'_>, package: &str) -> anyhow::Result<String> {
+        self.update(io)?;
+        let sh = project::shell()?;
+        let options = self.options();
+        let policy = cmd!(sh, "apt-cache {options...} policy {package}")
+            .quiet()
+            .read()
+            .with_context(|| format!("asking apt for the version of {package}"))?;
+        match parse_candidate(&policy) {
+            Some(version) => Ok(version),
+            None => bail!("Debian {} has no candidate for {package}", self.suite),
+        }
+    }
+
+    /// Downloads `package` into `dest` and returns the `.deb` file.
+    pub fn download(
+        &mut self,
+        io: &mut StepIo<'_>,
+        package: &str,
+        dest: &Path,
+    ) -> anyhow::Result<PathBuf> {
+        self.update(io)?;
+        std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
+        let sh = project::shell()?;
+        sh.change_dir(dest);
+        let options = self.options();
+        io.run(&Exec::from(cmd!(
+            sh,
+            "apt-get {options...} -q download {package}"
+        )))
+        .with_context(|| format!("downloading {package} from Debian {}", self.suite))?;
+        let prefix = format!("{package}_");
+        std::fs::read_dir(dest)
+            .with_context(|| format!("listing {}", dest.display()))?
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .find(|path| {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                name.starts_with(&prefix) && name.ends_with(".deb")
+            })
+            .with_context(|| {
+                format!(
+                    "apt-get download left no {package}_*.deb in {}",
+                    dest.display()
+                )
+            })
+    }
+}
+
+/// `Candidate: 2.1.9~ds1-1` from `apt-cache policy`.
+fn parse_candidate(policy: &str) -> Option<String> {
+    policy.lines().find_map(|line| {
+        let version = line.trim().strip_prefix("Candidate:")?.trim();
+        (version != "(none)" && !version.is_empty()).then(|| version.to_string())
+    })
+}
+
+/// Unpacks a `.deb` into `dest` (replaced whole, so a half-extracted tree never stays).
+pub fn extract(io: &mut StepIo<'_>, deb: &Path, dest: &Path) -> anyhow::Result<()> {
+    let partial = super::sibling(dest, ".partial");
+    let _ = std::fs::remove_dir_all(&partial);
+    let sh = project::shell()?;
+    io.run(&Exec::from(cmd!(sh, "dpkg-deb -x {deb} {partial}")))?;
+    let _ = std::fs::remove_dir_all(dest);
+    std::fs::rename(&partial, dest)
+        .with_context(|| format!("moving {} to {}", partial.display(), dest.display()))
+}
+
 /// Installs packages on the host with the system's apt (updating its lists first).
 pub fn install(io: &mut StepIo<'_>, packages: &[&str]) -> anyhow::Result<()> {
     let sh = project::shell()?;
@@ -107,5 +249,29 @@ mod tests {
         );
         assert_eq!(archive_uri(&fx.root()), "http://legacy.example/debian");
         assert_eq!(archive_uri(&FixtureRoot::new().root()), DEFAULT_ARCHIVE);
+    }
+
+    #[test]
+    fn candidate_version() {
+        let policy =
+            "containerd:\n  Installed: (none)\n  Candidate: 2.1.9~ds1-1\n  Version table:\n";
+        assert_eq!(parse_candidate(policy).as_deref(), Some("2.1.9~ds1-1"));
+        assert_eq!(parse_candidate("x:\n  Candidate: (none)\n"), None);
+    }
+
+    #[test]
+    fn private_state_never_points_at_system_paths() {
+        let apt = PrivateApt::new(PathBuf::from("/cache/apt-sid"), "sid", DEFAULT_ARCHIVE);
+        let options = apt.options();
+        assert!(
+            options.contains(&"-oDir::Etc::SourceList=/cache/apt-sid/sources.list".to_string())
+        );
+        assert!(options.contains(&"-oDir::State::Lists=/cache/apt-sid/lists".to_string()));
+        assert!(options.contains(&"-oDir::Cache=/cache/apt-sid/cache".to_string()));
+        assert!(
+            options
+                .iter()
+                .all(|o| !o.contains("/etc/apt/sources") && !o.contains("/var/lib/apt"))
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! it takes; `e2e --level L` decides from those alone whether it runs, so adding a suite is
 //! one entry in [`registry`] plus its module.
 
+mod nri_e2e;
 mod resctrl_e2e;
 
 use std::fmt::Write;
@@ -42,7 +43,7 @@ pub struct SuiteCtx<'a> {
 
 /// Every registered suite, cheapest level first.
 pub fn registry() -> &'static [Suite] {
-    static SUITES: &[Suite] = &[resctrl_e2e::SUITE];
+    static SUITES: &[Suite] = &[nri_e2e::SUITE, resctrl_e2e::SUITE];
     SUITES
 }
 

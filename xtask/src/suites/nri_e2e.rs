@@ -1,0 +1,76 @@
+//! `nri-e2e`: the resctrl NRI plugin against a real containerd with real containers.
+//!
+//! Steps: provision (runc, containerd, busybox; cached between runs), the tests (the
+//! harness's smoke test and the plugin's scenarios, `#[ignore]`d in unit runs), and a
+//! cleanup that always runs, even after a failure or Ctrl-C: it removes whatever a crashed
+//! run left (processes, mounts, cgroups under the suite's run directory) and fails if
+//! anything remains.
+
+use super::{Suite, SuiteCtx};
+use crate::capability::Capability;
+use crate::commands::unit::TestRun;
+use crate::level::{Duration, Level};
+use crate::plan::{Action, Step};
+use crate::provision::nri_e2e::{self, Layout};
+
+/// The suite's registry entry.
+pub const SUITE: Suite = Suite {
+    name: "nri-e2e",
+    min_level: Level::CheapShort,
+    needs: &[Capability::Root, Capability::Cgroups],
+    duration: Duration::Short,
+    paths: &[],
+    steps,
+};
+
+/// The end-to-end tests: the harness's smoke test, then the plugin's scenarios.
+const TESTS: &str = "(package(containerd-harness) & binary(smoke)) | (package(nri-resctrl-plugin) & binary(nri_e2e))";
+/// The harness's leftover cleanup, run as the final step.
+const CLEANUP: &str = "package(containerd-harness) & binary(cleanup)";
+
+fn steps(ctx: &SuiteCtx<'_>) -> anyhow::Result<Vec<Step>> {
+    let layout = Layout::new();
+    let provision_layout = layout.clone();
+    let provision = Step::task(
+        "nri-e2e: provision",
+        format!(
+            "runc, containerd >= 1.7 and busybox-static (fetched from Debian into {})",
+            crate::provision::cache_dir().display()
+        ),
+        move |io| nri_e2e::provision(io, &provision_layout),
+    );
+    let tests = with_assets(
+        TestRun {
+            packages: vec!["containerd-harness".into(), "nri-resctrl-plugin".into()],
+            filter: Some(TESTS.into()),
+            ignored_only: true,
+            archive: ctx.archive.clone(),
+            ..TestRun::default()
+        }
+        .step(ctx.ctx, "nri-e2e: tests")?,
+        &layout,
+    );
+    let cleanup = with_assets(
+        TestRun {
+            packages: vec!["containerd-harness".into()],
+            filter: Some(CLEANUP.into()),
+            ignored_only: true,
+            archive: ctx.archive.clone(),
+            ..TestRun::default()
+        }
+        .step(ctx.ctx, "nri-e2e: cleanup")?,
+        &layout,
+    )
+    .always();
+    Ok(vec![provision, tests, cleanup])
+}
+
+/// Adds the provisioned assets' environment to a test step.
+fn with_assets(mut step: Step, layout: &Layout) -> Step {
+    if let Action::Exec(exec) = &mut step.action {
+        for (key, value) in layout.env() {
+            *exec = exec.clone().env(key, value);
+        }
+    }
+    step
+}
