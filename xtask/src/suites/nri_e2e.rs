@@ -23,6 +23,8 @@ pub const SUITE: Suite = Suite {
     steps,
 };
 
+/// The packages holding the suite's tests.
+const TEST_PACKAGES: [&str; 2] = ["containerd-harness", "nri-resctrl-plugin"];
 /// The end-to-end tests: the harness's smoke test, then the plugin's scenarios.
 const TESTS: &str = "(package(containerd-harness) & binary(smoke)) | (package(nri-resctrl-plugin) & binary(nri_e2e))";
 /// The harness's leftover cleanup, run as the final step.
@@ -41,7 +43,7 @@ fn steps(ctx: &SuiteCtx<'_>) -> anyhow::Result<Vec<Step>> {
     );
     let tests = with_assets(
         TestRun {
-            packages: vec!["containerd-harness".into(), "nri-resctrl-plugin".into()],
+            packages: TEST_PACKAGES.iter().map(|p| p.to_string()).collect(),
             filter: Some(TESTS.into()),
             ignored_only: true,
             archive: ctx.archive.clone(),
@@ -52,7 +54,9 @@ fn steps(ctx: &SuiteCtx<'_>) -> anyhow::Result<Vec<Step>> {
     );
     let cleanup = with_assets(
         TestRun {
-            packages: vec!["containerd-harness".into()],
+            // The same packages as the tests step: cargo then resolves the same features
+            // and reuses that build instead of compiling the harness again.
+            packages: TEST_PACKAGES.iter().map(|p| p.to_string()).collect(),
             filter: Some(CLEANUP.into()),
             ignored_only: true,
             archive: ctx.archive.clone(),
