@@ -12,10 +12,15 @@ runs=${RUNS:-10}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-same_commands='CARGO_TERM_COLOR=never sh -c "cargo fmt --all -- --check --color never \
+# The commands `ci fast` runs (see `cargo xtask ci fast --plan`), one after the other. The
+# linters come from the runner's own venv, so run `cargo xtask lint-ci` once first.
+lint=target/xtask/tools/lint-ci/bin
+threads=$((2 * $(nproc)))
+same_commands="CARGO_TERM_COLOR=never sh -c 'cargo fmt --all -- --check --color never \
+ && $lint/actionlint -no-color && $lint/zizmor --offline --color never .github \
  && cargo clippy --locked --workspace --all-targets --all-features -- -D warnings \
- && cargo nextest run --locked --workspace --all-features --profile default \
- && cargo test --locked --workspace --all-features --doc"'
+ && cargo nextest run --locked --workspace --all-features --profile default --test-threads $threads \
+ && cargo test --locked --workspace --all-features --doc'"
 usual='sh -c "cargo fmt --all -- --check \
  && cargo clippy --workspace --all-targets --all-features -- -D warnings \
  && cargo test --workspace -- --test-threads=1"'

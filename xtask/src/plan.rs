@@ -32,6 +32,16 @@ impl Plan {
         self.steps.extend(other.steps);
     }
 
+    /// Lets all its steps run at the same time (see [`Step::concurrent`]).
+    pub fn concurrently(mut self, group: &str) -> Self {
+        self.steps = self
+            .steps
+            .into_iter()
+            .map(|step| step.concurrently(group))
+            .collect();
+        self
+    }
+
     /// Renders the plan as the `--plan` listing: one line per step, with its command.
     pub fn render(&self) -> String {
         let width = self.steps.iter().map(|s| s.name.len()).max().unwrap_or(0);
@@ -40,11 +50,17 @@ impl Plan {
             out.push('\n');
         }
         for (index, step) in self.steps.iter().enumerate() {
+            let mut marks = String::new();
+            if let Some(group) = &step.concurrent {
+                marks.push_str(&format!("[with {group}] "));
+            }
+            if step.always {
+                marks.push_str("[always] ");
+            }
             out.push_str(&format!(
-                "{:>2}. {:<width$}  {}{}\n",
+                "{:>2}. {:<width$}  {marks}{}\n",
                 index + 1,
                 step.name,
-                if step.always { "[always] " } else { "" },
                 step.action.describe()
             ));
         }
@@ -65,6 +81,10 @@ pub struct Step {
     pub junit: Option<PathBuf>,
     /// Cleanup: runs even after earlier failures in its chain or an interrupt.
     pub always: bool,
+    /// Adjacent steps with the same group run at the same time (steps of one chain among
+    /// them still one after another). For work that does not contend: different tools,
+    /// or cargo commands that only wait for each other's build lock.
+    pub concurrent: Option<String>,
 }
 
 impl Step {
@@ -79,7 +99,7 @@ impl Step {
     pub fn task(
         name: impl Into<String>,
         description: impl Into<String>,
-        run: impl Fn(&mut StepIo<'_>) -> anyhow::Result<()> + 'static,
+        run: impl Fn(&mut StepIo<'_>) -> anyhow::Result<()> + Send + Sync + 'static,
     ) -> Self {
         Self::new(
             name,
@@ -117,12 +137,20 @@ impl Step {
             chain: None,
             junit: None,
             always: false,
+            concurrent: None,
         }
     }
 
     /// Puts the step in a chain (see [`Step::chain`]).
     pub fn in_chain(mut self, chain: impl Into<String>) -> Self {
         self.chain = Some(chain.into());
+        self
+    }
+
+    /// Lets this step run at the same time as its neighbours of the same group (see
+    /// [`Step::concurrent`]).
+    pub fn concurrently(mut self, group: impl Into<String>) -> Self {
+        self.concurrent = Some(group.into());
         self
     }
 
@@ -176,7 +204,7 @@ impl Action {
 }
 
 /// The code of a [`Task`].
-pub type TaskFn = dyn Fn(&mut StepIo<'_>) -> anyhow::Result<()>;
+pub type TaskFn = dyn Fn(&mut StepIo<'_>) -> anyhow::Result<()> + Send + Sync;
 
 /// Rust code run as a step.
 pub struct Task {
@@ -353,7 +381,7 @@ mod tests {
     fn render_lists_every_step_with_its_action() {
         let sh = crate::project::shell().unwrap();
         let mut plan = Plan::default();
-        plan.push(Step::exec("fmt", cmd!(sh, "cargo fmt --all").into()));
+        plan.push(Step::exec("fmt", cmd!(sh, "cargo fmt --all").into()).concurrently("checks"));
         plan.push(Step::skip("resctrl-e2e", "needs full-short"));
         plan.push(Step::fail("nri-e2e", "missing: root"));
         plan.push(Step::task("provision", "fetch containerd", |_| Ok(())));
@@ -361,7 +389,7 @@ mod tests {
         let text = plan.render();
         assert_eq!(
             text,
-            " 1. fmt          run: cargo fmt --all\n \
+            " 1. fmt          [with checks] run: cargo fmt --all\n \
              2. resctrl-e2e  skip: needs full-short\n \
              3. nri-e2e      fail: missing: root\n \
              4. provision    task: fetch containerd\n \

@@ -31,13 +31,16 @@ pub struct CiAllArgs {
     pub level: Level,
 }
 
-/// fmt check, workflow lint, clippy, unit tests, in that order: the cargo steps compile with
-/// different flags and share the build directory lock, so running them at once would not
-/// finish sooner on a small machine.
+/// fmt check, workflow lint and clippy at once, then unit tests and doctests at once. The
+/// cargo steps share the build directory lock, so their builds still take turns; what
+/// overlaps is everything else (measured: see the README's benchmark notes).
 pub fn fast_plan(ctx: &Ctx) -> anyhow::Result<Plan> {
-    let mut plan = fmt::plan(ctx, &FmtArgs::default());
-    plan.extend(lint_ci::plan(ctx));
-    plan.extend(clippy::plan(ctx));
+    // The static checks do not contend (rustfmt, Python linters, one cargo build), so they
+    // run at once; then the tests (their own plan runs unit tests and doctests at once).
+    let mut checks = fmt::plan(ctx, &FmtArgs::default());
+    checks.extend(lint_ci::plan(ctx));
+    checks.extend(clippy::plan(ctx));
+    let mut plan = checks.concurrently("checks");
     plan.extend(unit::plan(ctx, &UnitArgs::default())?);
     Ok(plan)
 }

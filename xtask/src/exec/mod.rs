@@ -6,6 +6,7 @@ pub mod interrupt;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub use interrupt::{Interrupt, Interrupted};
@@ -58,9 +59,24 @@ pub struct StepResult {
     pub junit: Option<PathBuf>,
 }
 
+/// The reporter, shared by steps that run at the same time.
+type SharedReporter<'r> = Mutex<&'r mut (dyn Reporter + Send)>;
+
+/// Where a running step's lines go (the shared reporter, seen without its lifetime).
+trait LineSink: Sync {
+    fn output(&self, index: usize, line: &str);
+}
+
+impl LineSink for SharedReporter<'_> {
+    fn output(&self, index: usize, line: &str) {
+        lock(self).output(index, line);
+    }
+}
+
 /// What a running step can do: report output, run programs, and notice interruption.
 pub struct StepIo<'a> {
-    reporter: &'a mut dyn Reporter,
+    reporter: &'a dyn LineSink,
+    index: usize,
     log: Option<File>,
     interrupt: &'a Interrupt,
     env: &'a [(String, String)],
@@ -73,7 +89,7 @@ impl StepIo<'_> {
             // A log that cannot be written must not fail the step it records.
             let _ = writeln!(log, "{text}");
         }
-        self.reporter.output(text);
+        self.reporter.output(self.index, text);
     }
 
     /// `Err(Interrupted)` once a termination request arrived, for tasks to stop between
@@ -93,9 +109,16 @@ impl StepIo<'_> {
     }
 }
 
+/// The reporter, even if a step's thread panicked while holding it (reporting goes on).
+fn lock<'m, 'r>(reporter: &'m SharedReporter<'r>) -> MutexGuard<'m, &'r mut (dyn Reporter + Send)> {
+    reporter
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Runs plans, reporting to a [`Reporter`] and writing each step's output to a log file.
 pub struct Executor<'a> {
-    reporter: &'a mut dyn Reporter,
+    reporter: SharedReporter<'a>,
     interrupt: Interrupt,
     log_dir: PathBuf,
     env: Vec<(String, String)>,
@@ -103,9 +126,13 @@ pub struct Executor<'a> {
 
 impl<'a> Executor<'a> {
     /// An executor logging step output under `log_dir`.
-    pub fn new(reporter: &'a mut dyn Reporter, interrupt: Interrupt, log_dir: PathBuf) -> Self {
+    pub fn new(
+        reporter: &'a mut (dyn Reporter + Send),
+        interrupt: Interrupt,
+        log_dir: PathBuf,
+    ) -> Self {
         Executor {
-            reporter,
+            reporter: Mutex::new(reporter),
             interrupt,
             log_dir,
             env: Vec::new(),
@@ -118,13 +145,67 @@ impl<'a> Executor<'a> {
         self
     }
 
-    /// Runs every step and returns their records, in plan order.
+    /// Runs every step and returns their records, in plan order. Adjacent steps of one
+    /// concurrency group form a batch; within it each chain (or step without one) is a lane,
+    /// and lanes run at the same time.
     pub fn run(&mut self, plan: &Plan) -> Vec<StepResult> {
         let _ = std::fs::create_dir_all(&self.log_dir);
-        let mut results: Vec<StepResult> = Vec::with_capacity(plan.steps.len());
-        for (index, step) in plan.steps.iter().enumerate() {
-            self.reporter.step_started(index, plan.steps.len(), step);
-            let result = match self.blocker(plan, &results, step) {
+        let started = Instant::now();
+        let done: Mutex<Vec<Option<StepResult>>> = Mutex::new(vec![None; plan.steps.len()]);
+        let mut start = 0;
+        while start < plan.steps.len() {
+            let end = batch_end(plan, start);
+            let lanes = lanes(plan, start..end);
+            if lanes.len() == 1 {
+                self.run_lane(plan, &lanes[0], false, &done);
+            } else {
+                std::thread::scope(|scope| {
+                    for lane in &lanes {
+                        let (this, done) = (&*self, &done);
+                        scope.spawn(move || this.run_lane(plan, lane, true, done));
+                    }
+                });
+            }
+            start = end;
+        }
+        let results: Vec<StepResult> = done
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .into_iter()
+            .zip(&plan.steps)
+            .map(|(result, step)| {
+                // Only a panicking step thread leaves no record; say so rather than lose it.
+                result.unwrap_or_else(|| StepResult {
+                    name: step.name.clone(),
+                    status: Status::Failed(
+                        "the runner's thread for this step panicked".to_string(),
+                    ),
+                    elapsed: Duration::ZERO,
+                    log: None,
+                    junit: None,
+                })
+            })
+            .collect();
+        lock(&self.reporter).finish(&results, started.elapsed());
+        results
+    }
+
+    /// Runs the steps of one lane in order.
+    fn run_lane(
+        &self,
+        plan: &Plan,
+        lane: &[usize],
+        concurrent: bool,
+        done: &Mutex<Vec<Option<StepResult>>>,
+    ) {
+        for &index in lane {
+            let step = &plan.steps[index];
+            lock(&self.reporter).step_started(index, plan.steps.len(), step, concurrent);
+            let blocked = {
+                let done = done.lock().unwrap_or_else(|p| p.into_inner());
+                self.blocker(plan, &done, step)
+            };
+            let result = match blocked {
                 Some(status) => StepResult {
                     name: step.name.clone(),
                     status,
@@ -132,18 +213,16 @@ impl<'a> Executor<'a> {
                     log: None,
                     junit: None,
                 },
-                None => self.run_step(step),
+                None => self.run_step(index, step),
             };
-            self.reporter.step_finished(step, &result);
-            results.push(result);
+            lock(&self.reporter).step_finished(index, step, &result);
+            done.lock().unwrap_or_else(|p| p.into_inner())[index] = Some(result);
         }
-        self.reporter.finish(&results);
-        results
     }
 
     /// Why a step must not run: an interruption, or an earlier failure in its chain.
     /// Cleanup steps always run.
-    fn blocker(&self, plan: &Plan, done: &[StepResult], step: &Step) -> Option<Status> {
+    fn blocker(&self, plan: &Plan, done: &[Option<StepResult>], step: &Step) -> Option<Status> {
         if step.always {
             return None;
         }
@@ -155,12 +234,13 @@ impl<'a> Executor<'a> {
             .iter()
             .zip(done)
             .find(|(earlier, result)| {
-                earlier.chain.as_ref() == Some(chain) && result.status.is_failure()
+                earlier.chain.as_ref() == Some(chain)
+                    && result.as_ref().is_some_and(|r| r.status.is_failure())
             })
             .map(|(earlier, _)| Status::Skipped(format!("{} failed", earlier.name)))
     }
 
-    fn run_step(&mut self, step: &Step) -> StepResult {
+    fn run_step(&self, index: usize, step: &Step) -> StepResult {
         let started = Instant::now();
         let mut result = StepResult {
             name: step.name.clone(),
@@ -185,7 +265,8 @@ impl<'a> Executor<'a> {
                     self.interrupt.clone()
                 };
                 let mut io = StepIo {
-                    reporter: &mut *self.reporter,
+                    reporter: &self.reporter,
+                    index,
                     log,
                     interrupt: &interrupt,
                     env: &self.env,
@@ -207,6 +288,38 @@ impl<'a> Executor<'a> {
         result.elapsed = started.elapsed();
         result
     }
+}
+
+/// The end (exclusive) of the batch starting at `start`: the run of adjacent steps sharing
+/// its concurrency group, or just that step.
+fn batch_end(plan: &Plan, start: usize) -> usize {
+    match &plan.steps[start].concurrent {
+        None => start + 1,
+        Some(group) => {
+            start
+                + plan.steps[start..]
+                    .iter()
+                    .take_while(|s| s.concurrent.as_ref() == Some(group))
+                    .count()
+        }
+    }
+}
+
+/// The lanes of a batch: the steps of each chain together, in plan order; a step without a
+/// chain is a lane of its own.
+fn lanes(plan: &Plan, batch: std::ops::Range<usize>) -> Vec<Vec<usize>> {
+    let mut lanes: Vec<(Option<&String>, Vec<usize>)> = Vec::new();
+    for index in batch {
+        let chain = plan.steps[index].chain.as_ref();
+        match lanes
+            .iter_mut()
+            .find(|(c, _)| chain.is_some() && *c == chain)
+        {
+            Some((_, lane)) => lane.push(index),
+            None => lanes.push((chain, vec![index])),
+        }
+    }
+    lanes.into_iter().map(|(_, lane)| lane).collect()
 }
 
 /// A step name as a file name: `nri-e2e: provision` → `nri-e2e-provision`.
@@ -387,6 +500,75 @@ mod tests {
             ]
         );
         assert_eq!(recorder.lines, ["cleaned"]);
+    }
+
+    #[test]
+    fn lanes_of_a_concurrent_batch_run_at_the_same_time() {
+        // Each step writes its marker, then waits for the other's: only concurrent lanes
+        // can both finish (a sequential run would time out in the first step).
+        let dir = tempfile::tempdir().unwrap();
+        let handshake = |mine: &str, theirs: &str| {
+            let (mine, theirs) = (dir.path().join(mine), dir.path().join(theirs));
+            move |_: &mut StepIo<'_>| {
+                std::fs::write(&mine, "")?;
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while !theirs.exists() {
+                    anyhow::ensure!(Instant::now() < deadline, "the other lane never ran");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Ok(())
+            }
+        };
+        let mut plan = Plan::default();
+        plan.push(Step::task("a", "waits for b", handshake("a", "b")).concurrently("batch"));
+        plan.push(Step::task("b", "waits for a", handshake("b", "a")).concurrently("batch"));
+        plan.push(Step::task("after", "runs alone", |_| Ok(())));
+        let (results, recorder, _logs) = run_plan(&plan, Interrupt::default());
+        let statuses: Vec<&Status> = results.iter().map(|r| &r.status).collect();
+        assert_eq!(statuses, [&Status::Ok, &Status::Ok, &Status::Ok]);
+        let mut concurrent = recorder.concurrent.clone();
+        concurrent.sort();
+        assert_eq!(concurrent, ["a", "b"]);
+    }
+
+    #[test]
+    fn a_chain_inside_a_batch_stays_in_order_and_stops_at_a_failure() {
+        let order = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let record = |name: &'static str, fail: bool| {
+            let order = order.clone();
+            move |_: &mut StepIo<'_>| {
+                order.lock().unwrap().push(name);
+                if fail {
+                    anyhow::bail!("{name} broke")
+                } else {
+                    Ok(())
+                }
+            }
+        };
+        let mut plan = Plan::default();
+        plan.push(
+            Step::task("tools", "first", record("tools", false))
+                .in_chain("lint")
+                .concurrently("checks"),
+        );
+        plan.push(
+            Step::task("lint", "second", record("lint", true))
+                .in_chain("lint")
+                .concurrently("checks"),
+        );
+        plan.push(
+            Step::task("more", "third", record("more", false))
+                .in_chain("lint")
+                .concurrently("checks"),
+        );
+        plan.push(Step::task("clippy", "own lane", record("clippy", false)).concurrently("checks"));
+        let (results, _, _logs) = run_plan(&plan, Interrupt::default());
+        assert_eq!(results[1].status, Status::Failed("lint broke".into()));
+        assert_eq!(results[2].status, Status::Skipped("lint failed".into()));
+        assert_eq!(results[3].status, Status::Ok);
+        let order = order.lock().unwrap().clone();
+        let lane: Vec<&str> = order.iter().copied().filter(|n| *n != "clippy").collect();
+        assert_eq!(lane, ["tools", "lint"]);
     }
 
     #[test]

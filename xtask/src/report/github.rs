@@ -14,7 +14,8 @@ use crate::plan::Step;
 pub struct GitHubReporter {
     plain: PlainReporter,
     summary: Option<PathBuf>,
-    open_group: bool,
+    /// The step whose group is open (only a step running alone opens one at its start).
+    open_group: Option<usize>,
 }
 
 impl GitHubReporter {
@@ -31,17 +32,17 @@ impl GitHubReporter {
         GitHubReporter {
             plain,
             summary,
-            open_group: false,
+            open_group: None,
         }
     }
 
-    fn append_summary(&mut self, results: &[StepResult]) {
+    fn append_summary(&mut self, results: &[StepResult], wall: std::time::Duration) {
         let Some(path) = &self.summary else { return };
         let written = OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .and_then(|mut file| file.write_all(markdown_table(results).as_bytes()));
+            .and_then(|mut file| file.write_all(markdown_table(results, wall).as_bytes()));
         if let Err(err) = written {
             self.plain.line(&format!(
                 "::warning::could not append to GITHUB_STEP_SUMMARY ({}): {err}",
@@ -52,24 +53,32 @@ impl GitHubReporter {
 }
 
 impl Reporter for GitHubReporter {
-    fn step_started(&mut self, index: usize, total: usize, step: &Step) {
-        if step.action.runs() {
+    fn step_started(&mut self, index: usize, total: usize, step: &Step, concurrent: bool) {
+        // Groups cannot interleave: a concurrent step gets its group when it ends, holding
+        // its whole (held-back) output.
+        if step.action.runs() && !concurrent {
             self.plain
                 .line(&format!("::group::[{}/{total}] {}", index + 1, step.name));
-            self.open_group = true;
+            self.open_group = Some(index);
         }
-        self.plain.step_started(index, total, step);
+        self.plain.step_started(index, total, step, concurrent);
     }
 
-    fn output(&mut self, line: &str) {
-        self.plain.output(line);
+    fn output(&mut self, index: usize, line: &str) {
+        self.plain.output(index, line);
     }
 
-    fn step_finished(&mut self, step: &Step, result: &StepResult) {
-        self.plain.step_finished(step, result);
-        if self.open_group {
+    fn step_finished(&mut self, index: usize, step: &Step, result: &StepResult) {
+        let held = self.plain.holds(index);
+        if held {
+            self.plain.line(&format!("::group::{}", step.name));
+        }
+        self.plain.step_finished(index, step, result);
+        if held || self.open_group == Some(index) {
             self.plain.line("::endgroup::");
-            self.open_group = false;
+            if self.open_group == Some(index) {
+                self.open_group = None;
+            }
         }
         match &result.status {
             Status::Failed(reason) => self.plain.line(&format!(
@@ -85,14 +94,14 @@ impl Reporter for GitHubReporter {
         }
     }
 
-    fn finish(&mut self, results: &[StepResult]) {
-        self.plain.finish(results);
-        self.append_summary(results);
+    fn finish(&mut self, results: &[StepResult], wall: std::time::Duration) {
+        self.plain.finish(results, wall);
+        self.append_summary(results, wall);
     }
 }
 
 /// The job-summary table.
-pub fn markdown_table(results: &[StepResult]) -> String {
+pub fn markdown_table(results: &[StepResult], wall: std::time::Duration) -> String {
     let mut out = String::from("| Step | Status | Time |\n| --- | --- | ---: |\n");
     for r in results {
         let icon = match r.status {
@@ -110,7 +119,7 @@ pub fn markdown_table(results: &[StepResult]) -> String {
             escape_markdown(&r.status.describe())
         ));
     }
-    out.push_str(&format!("\n{}\n", table::totals(results)));
+    out.push_str(&format!("\n{}\n", table::totals(results, wall)));
     out
 }
 
@@ -148,10 +157,10 @@ mod tests {
         );
         let results = sample();
         let clippy = Step::task("clippy", "lints", |_| Ok(()));
-        reporter.step_started(1, 3, &clippy);
-        reporter.output("warning: unused variable");
-        reporter.step_finished(&clippy, &results[1]);
-        reporter.finish(&results);
+        reporter.step_started(1, 3, &clippy, false);
+        reporter.output(1, "warning: unused variable");
+        reporter.step_finished(1, &clippy, &results[1]);
+        reporter.finish(&results, std::time::Duration::from_millis(12_700));
 
         let text = buf.text();
         assert!(
@@ -176,6 +185,28 @@ mod tests {
              | resctrl-e2e | ⏭️ skipped: needs level full-short | - |\n\
              \n1 ok, 1 failed, 1 skipped in 12.7s\n"
         );
+    }
+
+    #[test]
+    fn concurrent_steps_get_their_group_when_they_end() {
+        let buf = SharedBuf::default();
+        let mut reporter = GitHubReporter::new(PlainReporter::new(Box::new(buf.clone())), None);
+        let results = sample();
+        let fmt = Step::task("fmt", "formats", |_| Ok(()));
+        let clippy = Step::task("clippy", "lints", |_| Ok(()));
+        reporter.step_started(0, 2, &fmt, true);
+        reporter.step_started(1, 2, &clippy, true);
+        reporter.output(0, "fmt says");
+        reporter.output(1, "clippy says");
+        reporter.step_finished(0, &fmt, &results[0]);
+        reporter.step_finished(1, &clippy, &results[1]);
+        let text = buf.text();
+        let fmt_group =
+            "::group::fmt\n==> [1/2] fmt: output\nfmt says\n<== fmt: ok (0.4s)\n::endgroup::\n";
+        let clippy_group = "::group::clippy\n==> [2/2] clippy: output\nclippy says\n<== clippy: failed: `cargo clippy` failed: exit status 101 (12.3s)\n::endgroup::\n::error title=clippy failed::";
+        assert!(text.contains(fmt_group), "{text}");
+        assert!(text.contains(clippy_group), "{text}");
+        assert_eq!(text.matches("::group::").count(), 2, "{text}");
     }
 
     #[test]

@@ -15,16 +15,19 @@ use std::io::IsTerminal;
 use crate::exec::StepResult;
 use crate::plan::Step;
 
-/// Receives the events of a run as they happen.
+/// Receives the events of a run as they happen. Steps of a concurrent batch report
+/// interleaved; `index` (0-based, in plan order) says whose event it is.
 pub trait Reporter {
-    /// Step `index` (0-based) of `total` is about to run (or be skipped).
-    fn step_started(&mut self, index: usize, total: usize, step: &Step);
-    /// One line of the running step's output.
-    fn output(&mut self, line: &str);
-    /// The step is done.
-    fn step_finished(&mut self, step: &Step, result: &StepResult);
-    /// The plan is done; show the summary.
-    fn finish(&mut self, results: &[StepResult]);
+    /// Step `index` of `total` is about to run (or be skipped); `concurrent` when other
+    /// steps run at the same time.
+    fn step_started(&mut self, index: usize, total: usize, step: &Step, concurrent: bool);
+    /// One line of step `index`'s output.
+    fn output(&mut self, index: usize, line: &str);
+    /// Step `index` is done.
+    fn step_finished(&mut self, index: usize, step: &Step, result: &StepResult);
+    /// The plan is done after `wall` (less than the steps' sum when some ran at once);
+    /// show the summary.
+    fn finish(&mut self, results: &[StepResult], wall: std::time::Duration);
 }
 
 /// Which reporter fits where the runner is running.
@@ -62,7 +65,7 @@ impl Style {
     }
 
     /// A reporter of this style.
-    pub fn reporter(self) -> Box<dyn Reporter> {
+    pub fn reporter(self) -> Box<dyn Reporter + Send> {
         match self {
             Style::Terminal => Box::new(terminal::TerminalReporter::new()),
             Style::Plain => Box::new(plain::PlainReporter::stdout()),
@@ -93,22 +96,26 @@ pub(crate) mod testing {
     #[derive(Default)]
     pub struct Recorder {
         pub started: Vec<String>,
+        pub concurrent: Vec<String>,
         pub lines: Vec<String>,
         pub results: Vec<StepResult>,
         pub finished: usize,
     }
 
     impl Reporter for Recorder {
-        fn step_started(&mut self, _index: usize, _total: usize, step: &Step) {
+        fn step_started(&mut self, _index: usize, _total: usize, step: &Step, concurrent: bool) {
             self.started.push(step.name.clone());
+            if concurrent {
+                self.concurrent.push(step.name.clone());
+            }
         }
-        fn output(&mut self, line: &str) {
+        fn output(&mut self, _index: usize, line: &str) {
             self.lines.push(line.to_string());
         }
-        fn step_finished(&mut self, _step: &Step, result: &StepResult) {
+        fn step_finished(&mut self, _index: usize, _step: &Step, result: &StepResult) {
             self.results.push(result.clone());
         }
-        fn finish(&mut self, _results: &[StepResult]) {
+        fn finish(&mut self, _results: &[StepResult], _wall: std::time::Duration) {
             self.finished += 1;
         }
     }

@@ -1,6 +1,8 @@
-//! Plain lines, for pipes and log files: a header per step, its output as it comes, a status
-//! line, and the table at the end.
+//! Plain lines, for pipes and log files: a header per step, its output, a status line, and
+//! the table at the end. A step that runs alongside others has its output held back and
+//! printed in one piece when it ends, so logs never interleave two tools.
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use super::{Reporter, format_duration, table};
@@ -9,7 +11,10 @@ use crate::plan::Step;
 
 /// Writes plain lines to any writer (stdout in use, a buffer in tests).
 pub struct PlainReporter {
-    out: Box<dyn Write>,
+    out: Box<dyn Write + Send>,
+    /// Held-back output of concurrent steps, by step index.
+    held: HashMap<usize, Vec<String>>,
+    total: usize,
 }
 
 impl PlainReporter {
@@ -19,8 +24,12 @@ impl PlainReporter {
     }
 
     /// A reporter writing to `out`.
-    pub fn new(out: Box<dyn Write>) -> Self {
-        PlainReporter { out }
+    pub fn new(out: Box<dyn Write + Send>) -> Self {
+        PlainReporter {
+            out,
+            held: HashMap::new(),
+            total: 0,
+        }
     }
 
     /// Writes a line; a closed stdout must not stop the run, so errors are dropped.
@@ -28,25 +37,62 @@ impl PlainReporter {
         let _ = writeln!(self.out, "{text}");
         let _ = self.out.flush();
     }
+
+    /// Whether step `index`'s output is being held back.
+    pub fn holds(&self, index: usize) -> bool {
+        self.held.contains_key(&index)
+    }
+
+    /// The `==>` header of a step.
+    pub fn header(&self, index: usize, step: &Step) -> String {
+        format!(
+            "==> [{}/{}] {}: {}",
+            index + 1,
+            self.total,
+            step.name,
+            step.action.describe()
+        )
+    }
 }
 
 impl Reporter for PlainReporter {
-    fn step_started(&mut self, index: usize, total: usize, step: &Step) {
-        if step.action.runs() {
+    fn step_started(&mut self, index: usize, total: usize, step: &Step, concurrent: bool) {
+        self.total = total;
+        if !step.action.runs() {
+            return;
+        }
+        if concurrent {
+            self.held.insert(index, Vec::new());
             self.line(&format!(
-                "==> [{}/{total}] {}: {}",
-                index + 1,
-                step.name,
-                step.action.describe()
+                "{} (alongside other steps; its output follows when it ends)",
+                self.header(index, step)
             ));
+        } else {
+            self.line(&self.header(index, step));
         }
     }
 
-    fn output(&mut self, line: &str) {
-        self.line(line);
+    fn output(&mut self, index: usize, line: &str) {
+        match self.held.get_mut(&index) {
+            Some(held) => held.push(line.to_string()),
+            None => self.line(line),
+        }
     }
 
-    fn step_finished(&mut self, step: &Step, result: &StepResult) {
+    fn step_finished(&mut self, index: usize, step: &Step, result: &StepResult) {
+        if let Some(held) = self.held.remove(&index) {
+            if !held.is_empty() {
+                self.line(&format!(
+                    "==> [{}/{}] {}: output",
+                    index + 1,
+                    self.total,
+                    step.name
+                ));
+            }
+            for line in held {
+                self.line(&line);
+            }
+        }
         self.line(&format!(
             "<== {}: {} ({})",
             step.name,
@@ -55,9 +101,9 @@ impl Reporter for PlainReporter {
         ));
     }
 
-    fn finish(&mut self, results: &[StepResult]) {
+    fn finish(&mut self, results: &[StepResult], wall: std::time::Duration) {
         self.line("");
-        let rendered = table::render(results);
+        let rendered = table::render(results, wall);
         self.line(rendered.trim_end());
     }
 }
@@ -92,16 +138,48 @@ pub(crate) mod tests {
         let buf = SharedBuf::default();
         let mut reporter = PlainReporter::new(Box::new(buf.clone()));
         let step = Step::task("unit", "runs tests", |_| Ok(()));
-        reporter.step_started(0, 2, &step);
-        reporter.output("test a ... ok");
+        reporter.step_started(0, 2, &step, false);
+        reporter.output(0, "test a ... ok");
         let results = crate::report::table::tests::sample();
-        reporter.step_finished(&step, &results[0]);
+        reporter.step_finished(0, &step, &results[0]);
         let skip = Step::skip("resctrl-e2e", "needs level full-short");
-        reporter.step_started(1, 2, &skip);
-        reporter.step_finished(&skip, &results[2]);
+        reporter.step_started(1, 2, &skip, false);
+        reporter.step_finished(1, &skip, &results[2]);
         let text = buf.text();
-        assert!(text.starts_with(
-            "==> [1/2] unit: task: runs tests\ntest a ... ok\n<== unit: ok (0.4s)\n<== resctrl-e2e: skipped: needs level full-short (0.0s)\n"
-        ), "{text}");
+        assert!(
+            text.starts_with(
+                "==> [1/2] unit: task: runs tests\ntest a ... ok\n<== unit: ok (0.4s)\n<== resctrl-e2e: skipped: needs level full-short (0.0s)\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn concurrent_steps_print_their_output_in_one_piece() {
+        let buf = SharedBuf::default();
+        let mut reporter = PlainReporter::new(Box::new(buf.clone()));
+        let fmt = Step::task("fmt", "formats", |_| Ok(()));
+        let clippy = Step::task("clippy", "lints", |_| Ok(()));
+        let results = crate::report::table::tests::sample();
+        reporter.step_started(0, 2, &fmt, true);
+        reporter.step_started(1, 2, &clippy, true);
+        reporter.output(1, "clippy one");
+        reporter.output(0, "fmt one");
+        reporter.output(1, "clippy two");
+        reporter.step_finished(1, &clippy, &results[1]);
+        reporter.step_finished(0, &fmt, &results[0]);
+        let text = buf.text();
+        let expected = "\
+==> [1/2] fmt: task: formats (alongside other steps; its output follows when it ends)
+==> [2/2] clippy: task: lints (alongside other steps; its output follows when it ends)
+==> [2/2] clippy: output
+clippy one
+clippy two
+<== clippy: failed: `cargo clippy` failed: exit status 101 (12.3s)
+==> [1/2] fmt: output
+fmt one
+<== fmt: ok (0.4s)
+";
+        assert_eq!(text, expected);
     }
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use super::format_duration;
 use crate::exec::{Status, StepResult};
 
-/// Renders the summary table of a run.
-pub fn render(results: &[StepResult]) -> String {
+/// Renders the summary table of a run that took `wall`.
+pub fn render(results: &[StepResult], wall: Duration) -> String {
     let rows: Vec<(String, String, String)> = results
         .iter()
         .map(|r| {
@@ -32,24 +32,23 @@ pub fn render(results: &[StepResult]) -> String {
             "{name:<name_width$}  {status:<status_width$}  {time:>5}"
         );
     }
-    out.push_str(&totals(results));
+    out.push_str(&totals(results, wall));
     out.push('\n');
     out
 }
 
-/// "3 ok, 1 failed, 2 skipped in 41.0s".
-pub fn totals(results: &[StepResult]) -> String {
+/// "3 ok, 1 failed, 2 skipped in 41.0s" (wall time: steps may have overlapped).
+pub fn totals(results: &[StepResult], wall: Duration) -> String {
     let count = |f: fn(&Status) -> bool| results.iter().filter(|r| f(&r.status)).count();
     let ok = count(|s| *s == Status::Ok);
     let failed = count(|s| matches!(s, Status::Failed(_)));
     let skipped = count(|s| matches!(s, Status::Skipped(_)));
     let interrupted = count(|s| *s == Status::Interrupted);
-    let total: Duration = results.iter().map(|r| r.elapsed).sum();
     let mut out = format!("{ok} ok, {failed} failed, {skipped} skipped");
     if interrupted > 0 {
         let _ = write!(out, ", {interrupted} interrupted");
     }
-    let _ = write!(out, " in {}", format_duration(total));
+    let _ = write!(out, " in {}", format_duration(wall));
     out
 }
 
@@ -87,8 +86,9 @@ step         status                                           time
 fmt          ok                                               0.4s
 clippy       failed: `cargo clippy` failed: exit status 101  12.3s
 resctrl-e2e  skipped: needs level full-short                     -
-1 ok, 1 failed, 1 skipped in 12.7s
+1 ok, 1 failed, 1 skipped in 9.9s
 ";
-        assert_eq!(render(&sample()), expected);
+        // Steps ran partly at once: the total is the wall time, not the steps' sum (12.7s).
+        assert_eq!(render(&sample(), Duration::from_millis(9_900)), expected);
     }
 }

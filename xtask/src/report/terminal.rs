@@ -1,10 +1,12 @@
-//! Live progress on a terminal: a spinner per running step showing its elapsed time and the
-//! latest output line; finished steps leave one line each; a failed step's full output is
-//! shown right after it, so the tool's own message is on screen without scrolling a log.
+//! Live progress on a terminal: a spinner per running step (several when steps run at the
+//! same time) showing its elapsed time and latest output line; finished steps leave one
+//! line each; a failed step's full output is shown right after it, so the tool's own
+//! message is on screen without scrolling a log.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{Reporter, format_duration, table};
 use crate::exec::{Status, StepResult, read_log};
@@ -12,48 +14,52 @@ use crate::plan::Step;
 
 /// The terminal reporter.
 pub struct TerminalReporter {
-    bar: Option<ProgressBar>,
-    label: String,
+    multi: MultiProgress,
+    bars: HashMap<usize, ProgressBar>,
+    total: usize,
 }
 
 impl TerminalReporter {
     /// A reporter drawing on stdout.
     pub fn new() -> Self {
         TerminalReporter {
-            bar: None,
-            label: String::new(),
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
+            bars: HashMap::new(),
+            total: 0,
         }
     }
 
+    fn label(&self, index: usize, step: &Step) -> String {
+        format!("[{}/{}] {}", index + 1, self.total, step.name)
+    }
+
+    /// Prints above the spinners.
     fn print(&self, text: &str) {
-        match &self.bar {
-            Some(bar) => bar.suspend(|| println!("{text}")),
-            None => println!("{text}"),
-        }
+        self.multi.suspend(|| println!("{text}"));
     }
 }
 
 impl Reporter for TerminalReporter {
-    fn step_started(&mut self, index: usize, total: usize, step: &Step) {
-        self.label = format!("[{}/{total}] {}", index + 1, step.name);
+    fn step_started(&mut self, index: usize, total: usize, step: &Step, _concurrent: bool) {
+        self.total = total;
         if !step.action.runs() {
             return;
         }
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout());
+        let bar = self.multi.add(ProgressBar::new_spinner());
         bar.set_style(
             ProgressStyle::with_template(
                 "{spinner:.cyan} {prefix:.bold} {elapsed:>4} {wide_msg:.dim}",
             )
             .expect("valid progress template"),
         );
-        bar.set_prefix(self.label.clone());
+        bar.set_prefix(self.label(index, step));
         bar.set_message(step.action.describe());
         bar.enable_steady_tick(Duration::from_millis(100));
-        self.bar = Some(bar);
+        self.bars.insert(index, bar);
     }
 
-    fn output(&mut self, line: &str) {
-        if let Some(bar) = &self.bar {
+    fn output(&mut self, index: usize, line: &str) {
+        if let Some(bar) = self.bars.get(&index) {
             let plain = strip_ansi(line);
             if !plain.trim().is_empty() {
                 bar.set_message(plain.trim().to_string());
@@ -61,9 +67,10 @@ impl Reporter for TerminalReporter {
         }
     }
 
-    fn step_finished(&mut self, _step: &Step, result: &StepResult) {
-        if let Some(bar) = self.bar.take() {
+    fn step_finished(&mut self, index: usize, step: &Step, result: &StepResult) {
+        if let Some(bar) = self.bars.remove(&index) {
             bar.finish_and_clear();
+            self.multi.remove(&bar);
         }
         let (mark, detail) = match &result.status {
             Status::Ok => ("\x1b[32m✔\x1b[0m", format_duration(result.elapsed)),
@@ -77,7 +84,7 @@ impl Reporter for TerminalReporter {
             ),
             Status::Skipped(_) => ("\x1b[33m-\x1b[0m", result.status.describe()),
         };
-        self.print(&format!("{mark} {}  {detail}", self.label));
+        self.print(&format!("{mark} {}  {detail}", self.label(index, step)));
         if let Some(log) = result.log.as_ref().filter(|_| result.status.is_failure()) {
             let output = read_log(log);
             if !output.trim().is_empty() {
@@ -87,9 +94,9 @@ impl Reporter for TerminalReporter {
         }
     }
 
-    fn finish(&mut self, results: &[StepResult]) {
+    fn finish(&mut self, results: &[StepResult], wall: Duration) {
         self.print("");
-        self.print(table::render(results).trim_end());
+        self.print(table::render(results, wall).trim_end());
     }
 }
 
