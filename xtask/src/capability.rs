@@ -150,10 +150,17 @@ impl Host {
             .get_or_init(|| tools::version(QEMU, &["--version"]))
     }
 
-    /// Installed container engines (slow: may run a container).
+    /// Installed container engines (slow: may run a container), probed with the settings
+    /// the runner itself uses for them (podman's `CONTAINERS_CONF`).
     pub fn engines(&self) -> &[EngineFacts] {
-        self.engines
-            .get_or_init(|| engine::probe(&|_name: &str, _command: &mut Command| {}))
+        self.engines.get_or_init(|| {
+            let podman_env = crate::container::engine::podman_env().unwrap_or_default();
+            engine::probe(&|name: &str, command: &mut Command| {
+                if name == "podman" {
+                    command.envs(podman_env.iter().map(|(k, v)| (k, v)));
+                }
+            })
+        })
     }
 
     /// The host's own containerd and NRI socket.

@@ -142,7 +142,7 @@ impl Engine {
 }
 
 /// `CONTAINERS_CONF` for podman when this host needs settings and the user set none.
-fn podman_env() -> anyhow::Result<Vec<(String, String)>> {
+pub fn podman_env() -> anyhow::Result<Vec<(String, String)>> {
     if std::env::var_os("CONTAINERS_CONF").is_some() {
         return Ok(Vec::new());
     }
