@@ -33,7 +33,7 @@ pub struct CiAllArgs {
 
 /// fmt check, workflow lint and clippy at once, then unit tests and doctests at once. The
 /// cargo steps share the build directory lock, so their builds still take turns; what
-/// overlaps is everything else (measured: see the README's benchmark notes).
+/// overlaps is everything else (measured: see the README's performance section).
 pub fn fast_plan(ctx: &Ctx) -> anyhow::Result<Plan> {
     // The static checks do not contend (rustfmt, Python linters, one cargo build), so they
     // run at once; then the tests (their own plan runs unit tests and doctests at once).
