@@ -100,14 +100,7 @@ impl PluginError {
     /// The message followed by those of its sources, `: `-separated, for logs (each
     /// message leaves its cause to the source, so `Display` alone omits it).
     pub fn display_chain(&self) -> String {
-        let mut text = self.to_string();
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        text
+        display_chain(self)
     }
 
     /// True when resctrl ran out of monitoring IDs: retrying after groups are removed may
@@ -115,6 +108,19 @@ impl PluginError {
     pub fn is_capacity(&self) -> bool {
         matches!(self, PluginError::Resctrl(e) if e.is_capacity())
     }
+}
+
+/// An error's message followed by those of its sources, `: `-separated: this crate's
+/// errors leave their cause to `source`, so `Display` alone omits it.
+pub(crate) fn display_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]

@@ -34,14 +34,7 @@ pub enum AdapterError {
 impl AdapterError {
     /// The message followed by those of its sources, `: `-separated, for logs.
     pub fn display_chain(&self) -> String {
-        let mut text = self.to_string();
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        text
+        crate::error::display_chain(self)
     }
 }
 
