@@ -166,36 +166,14 @@ fn parse_mountinfo_line(line: &str) -> Option<MountEntry> {
     let super_options = fields.get(separator + 3).copied().unwrap_or("");
     Some(MountEntry {
         device: (*fields.get(2)?).to_string(),
-        root: unescape_octal(fields.get(3)?),
-        mount_point: PathBuf::from(unescape_octal(fields.get(4)?)),
+        // The kernel writes spaces, tabs, newlines and backslashes as `\ooo`.
+        root: resctrl::unescape(fields.get(3)?)
+            .to_string_lossy()
+            .into_owned(),
+        mount_point: PathBuf::from(resctrl::unescape(fields.get(4)?)),
         fs_type: (*fs_type).to_string(),
         super_options: super_options.to_string(),
     })
-}
-
-/// Undoes the kernel's `\ooo` escaping of spaces, tabs, newlines and backslashes.
-pub fn unescape_octal(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 3 < bytes.len() {
-            let digits = &bytes[i + 1..i + 4];
-            if digits.iter().all(|d| (b'0'..=b'7').contains(d)) {
-                let value = digits
-                    .iter()
-                    .fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
-                if let Ok(byte) = u8::try_from(value) {
-                    out.push(byte);
-                    i += 4;
-                    continue;
-                }
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Mount points at or below `dir`, deepest first (the order to unmount them in).
@@ -311,8 +289,10 @@ bogus line
             Path::new("/run/e2e/ctrd 1/state/rootfs")
         );
         assert_eq!(entries[2].fs_type, "overlay");
-        assert_eq!(unescape_octal("a\\134b\\011"), "a\\b\t");
-        assert_eq!(unescape_octal("trailing\\04"), "trailing\\04");
+        // Escaped backslash and tab in a root; a cut-short escape stays as it is.
+        let odd = parse_mountinfo("1 2 0:1 /a\\134b\\011 /trailing\\04 rw - tmpfs tmpfs rw\n");
+        assert_eq!(odd[0].root, "/a\\b\t");
+        assert_eq!(odd[0].mount_point, Path::new("/trailing\\04"));
     }
 
     #[test]
