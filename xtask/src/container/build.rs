@@ -3,8 +3,6 @@
 
 use std::path::PathBuf;
 
-use xshell::cmd;
-
 use super::engine::{Engine, Kind};
 use super::{Target, base};
 use crate::commands::Ctx;
@@ -90,15 +88,19 @@ pub fn plan(ctx: &Ctx, engine: &Engine, args: &BuildArgs) -> Plan {
         Step::exec(format!("container build {stage}"), Exec::from(build)).in_chain("container"),
     );
     if let Some(archive) = &args.save {
-        let mut save = match engine.kind {
-            Kind::Podman => Exec::from(cmd!(
-                sh,
-                "podman save --format oci-archive --output {archive} {image}"
-            )),
-            Kind::Docker => Exec::from(cmd!(sh, "docker save --output {archive} {image}")),
+        let format: &[&str] = match engine.kind {
+            Kind::Podman => &["--format", "oci-archive"],
+            Kind::Docker => &[],
         };
-        save.env
-            .extend(engine.env.iter().map(|(k, v)| (k.into(), Some(v.into()))));
+        let mut save = Exec::from(
+            engine
+                .cmd(sh)
+                .arg("save")
+                .args(format)
+                .arg("--output")
+                .arg(archive)
+                .arg(&image),
+        );
         if let Some(dir) = sh.current_dir().join(archive).parent() {
             save = save.creating_dir(dir);
         }

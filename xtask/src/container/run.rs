@@ -107,9 +107,13 @@ pub fn run(engine: &Engine, args: &[String]) -> anyhow::Result<i32> {
         })
         .collect();
     let tty = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
-    let mut command = Command::new(engine.kind.program());
-    command.args(run_args(project::root(), &image, args, tty, &env));
-    command.envs(engine.env.iter().map(|(k, v)| (k, v)));
+    let sh = project::shell()?;
+    let mut command =
+        Command::from(
+            engine
+                .cmd(&sh)
+                .args(run_args(project::root(), &image, args, tty, &env)),
+        );
     // Ctrl-C reaches the engine too (same process group), which passes it into the
     // container; the runner only waits, so it must not die first.
     let _interrupt = Interrupt::install()?;
