@@ -59,6 +59,19 @@ pub struct StepResult {
     pub junit: Option<PathBuf>,
 }
 
+impl StepResult {
+    /// A record with `status` and nothing else yet: no time, log or JUnit.
+    fn new(name: &str, status: Status) -> Self {
+        StepResult {
+            name: name.to_string(),
+            status,
+            elapsed: Duration::ZERO,
+            log: None,
+            junit: None,
+        }
+    }
+}
+
 /// The reporter, shared by steps that run at the same time.
 type SharedReporter<'r> = Mutex<&'r mut (dyn Reporter + Send)>;
 
@@ -175,14 +188,11 @@ impl<'a> Executor<'a> {
             .zip(&plan.steps)
             .map(|(result, step)| {
                 // Only a panicking step thread leaves no record; say so rather than lose it.
-                result.unwrap_or_else(|| StepResult {
-                    name: step.name.clone(),
-                    status: Status::Failed(
-                        "the runner's thread for this step panicked".to_string(),
-                    ),
-                    elapsed: Duration::ZERO,
-                    log: None,
-                    junit: None,
+                result.unwrap_or_else(|| {
+                    StepResult::new(
+                        &step.name,
+                        Status::Failed("the runner's thread for this step panicked".to_string()),
+                    )
                 })
             })
             .collect();
@@ -206,13 +216,7 @@ impl<'a> Executor<'a> {
                 self.blocker(plan, &done, step)
             };
             let result = match blocked {
-                Some(status) => StepResult {
-                    name: step.name.clone(),
-                    status,
-                    elapsed: Duration::ZERO,
-                    log: None,
-                    junit: None,
-                },
+                Some(status) => StepResult::new(&step.name, status),
                 None => self.run_step(index, step),
             };
             lock(&self.reporter).step_finished(index, step, &result);
@@ -242,13 +246,7 @@ impl<'a> Executor<'a> {
 
     fn run_step(&self, index: usize, step: &Step) -> StepResult {
         let started = Instant::now();
-        let mut result = StepResult {
-            name: step.name.clone(),
-            status: Status::Ok,
-            elapsed: Duration::ZERO,
-            log: None,
-            junit: None,
-        };
+        let mut result = StepResult::new(&step.name, Status::Ok);
         match &step.action {
             Action::Skip { reason } => result.status = Status::Skipped(reason.clone()),
             Action::Fail { reason } => result.status = Status::Failed(reason.clone()),
