@@ -76,10 +76,17 @@ pub struct Host {
 /// The QEMU binary the kernel suites boot with.
 pub const QEMU: &str = "qemu-system-x86_64";
 
+/// Where `Host::system` reads host files instead of `/` when set (as `doctor --root` does):
+/// the runner's tests point it at fixture files to get the same plan on any machine.
+pub const HOST_ROOT_ENV: &str = "XTASK_HOST_ROOT";
+
 impl Host {
-    /// The real host.
+    /// The real host (read under `$XTASK_HOST_ROOT` when that is set).
     pub fn system() -> Self {
-        Self::at(HostRoot::system())
+        match std::env::var_os(HOST_ROOT_ENV).filter(|dir| !dir.is_empty()) {
+            Some(dir) => Self::at(HostRoot::at(dir)),
+            None => Self::at(HostRoot::system()),
+        }
     }
 
     /// A host whose files are read under `root`; tools are still probed from `PATH`.

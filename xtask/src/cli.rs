@@ -10,6 +10,7 @@ use crate::commands::doctor::DoctorArgs;
 use crate::commands::e2e::{E2eArgs, SuiteArgs};
 use crate::commands::fmt::FmtArgs;
 use crate::commands::image_tag::ImageTagArgs;
+use crate::commands::run_steps::RunStepsArgs;
 use crate::commands::unit::UnitArgs;
 use crate::container::ContainerCommand;
 
@@ -77,6 +78,10 @@ pub enum Command {
     NriE2e(SuiteArgs),
     /// Suite: the resctrl crate against real resctrl hardware (needs root and RDT monitoring).
     ResctrlE2e(SuiteArgs),
+    /// Run an ad-hoc plan of shell steps (for the runner's own tests of exit codes and
+    /// interrupts).
+    #[command(hide = true)]
+    RunSteps(RunStepsArgs),
 }
 
 impl Command {
@@ -99,6 +104,7 @@ impl Command {
             Command::Container(ContainerCommand::Load(_)) => "container load".into(),
             Command::NriE2e(_) => "nri-e2e".into(),
             Command::ResctrlE2e(_) => "resctrl-e2e".into(),
+            Command::RunSteps(_) => "run-steps".into(),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! `cargo xtask`: the project's task runner. See `cargo xtask --help` and DESIGN.md.
+//! `cargo xtask`: the project's task runner. See `cargo xtask --help` and the README.
 
 mod capability;
 mod cli;
@@ -28,8 +28,11 @@ use exec::{Executor, Interrupt};
 use plan::Plan;
 use report::Style;
 
-/// Exit codes: 0 all passed, 1 something failed, 2 usage error (clap), 130 interrupted.
+/// Exit code when a step failed or the runner itself hit an error. Success is 0; clap
+/// exits with 2 on a usage error.
 const EXIT_FAILED: u8 = 1;
+/// Exit code when a termination request (Ctrl-C, SIGTERM, SIGHUP) arrived during the run,
+/// whatever the steps' statuses: an interrupted run never counts as a pass.
 const EXIT_INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    project::locate()?;
     let style = Style::detect();
     let ctx = Ctx::detect(style)?;
     if cli.container && !container::run::inside() {
@@ -77,6 +81,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Ci(CiCommand::All(args)) => commands::ci::all_plan(&ctx, &Host::system(), args)?,
         Command::NriE2e(args) => suite_plan(&ctx, "nri-e2e", args)?,
         Command::ResctrlE2e(args) => suite_plan(&ctx, "resctrl-e2e", args)?,
+        Command::RunSteps(args) => commands::run_steps::plan(&ctx, args)?,
         Command::Container(ContainerCommand::Base) => {
             container::base::plan(&ctx, &container::engine::Engine::detect()?)?
         }
@@ -137,7 +142,7 @@ fn execute(cli: &Cli, style: Style, plan: Plan) -> anyhow::Result<ExitCode> {
     let interrupt = Interrupt::install()?;
     let mut reporter = style.reporter();
     let log_dir = project::xtask_dir().join("logs");
-    let mut executor = Executor::new(reporter.as_mut(), interrupt, log_dir);
+    let mut executor = Executor::new(reporter.as_mut(), interrupt.clone(), log_dir);
     // Steps write into a pipe, so cargo would turn colour off; follow the report style
     // instead, unless the user chose.
     if std::env::var_os("CARGO_TERM_COLOR").is_none() {
@@ -156,7 +161,9 @@ fn execute(cli: &Cli, style: Style, plan: Plan) -> anyhow::Result<ExitCode> {
         std::fs::write(path, xml)
             .with_context(|| format!("writing JUnit to {}", path.display()))?;
     }
-    Ok(if exec::interrupted(&results) {
+    // A request that arrived between steps, or during a step that finished anyway, marks
+    // no step as interrupted, yet the run was cut short.
+    Ok(if interrupt.requested() || exec::interrupted(&results) {
         ExitCode::from(EXIT_INTERRUPTED)
     } else if exec::any_failed(&results) {
         ExitCode::from(EXIT_FAILED)

@@ -94,8 +94,6 @@ impl Step {
     }
 
     /// A step that runs Rust code inside the runner.
-    // Provisioning suites (nri-e2e) are the users; none is registered yet.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn task(
         name: impl Into<String>,
         description: impl Into<String>,
@@ -172,7 +170,6 @@ pub enum Action {
     /// Run a program.
     Exec(Exec),
     /// Run Rust code in the runner (provisioning, probes, file generation).
-    #[cfg_attr(not(test), allow(dead_code))]
     Task(Task),
     /// Do nothing; reported as skipped with this reason.
     Skip {

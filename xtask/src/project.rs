@@ -7,11 +7,49 @@ use anyhow::Context;
 use xshell::Shell;
 
 /// The workspace root (the directory holding the top-level `Cargo.toml`).
+///
+/// Found at run time, never fixed when xtask is built: with a shared `CARGO_TARGET_DIR`
+/// one xtask binary serves several checkouts, and each run must test its own.
+///
+/// # Panics
+/// If no workspace can be found; `main` calls [`locate`] first to report that as an error.
 pub fn root() -> &'static Path {
-    // xtask lives one level below the root; the path is fixed when xtask is built.
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask has a parent directory")
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| locate().unwrap_or_else(|err| panic!("{err:#}")))
+}
+
+/// Finds the workspace root: the parent of the package directory cargo ran xtask for
+/// (`cargo run` sets `CARGO_MANIFEST_DIR` at run time), or else the nearest directory at or
+/// above the current one whose `Cargo.toml` declares a `[workspace]`.
+pub fn locate() -> anyhow::Result<PathBuf> {
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    let cwd = std::env::current_dir();
+    locate_from(manifest_dir.as_deref(), cwd.as_deref().ok()).with_context(|| match &cwd {
+        Ok(cwd) => format!(
+            "no Cargo workspace at or above {}; run `cargo xtask` inside a checkout of this project",
+            cwd.display()
+        ),
+        Err(err) => format!(
+            "the current directory cannot be read ({err}); it may have been deleted: cd into a \
+             checkout of this project and rerun"
+        ),
+    })
+}
+
+fn locate_from(manifest_dir: Option<&Path>, cwd: Option<&Path>) -> Option<PathBuf> {
+    let from_cargo = manifest_dir
+        .and_then(Path::parent)
+        .filter(|dir| is_workspace_root(dir));
+    from_cargo.map(Path::to_path_buf).or_else(|| {
+        cwd?.ancestors()
+            .find(|dir| is_workspace_root(dir))
+            .map(Path::to_path_buf)
+    })
+}
+
+fn is_workspace_root(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("Cargo.toml"))
+        .is_ok_and(|manifest| manifest.lines().any(|line| line.trim() == "[workspace]"))
 }
 
 /// A shell whose current directory is the workspace root.
@@ -72,6 +110,54 @@ mod tests {
     fn root_holds_the_workspace_manifest() {
         let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
         assert!(manifest.contains("[workspace]"));
+    }
+
+    /// A workspace `<dir>/ws` with an `xtask` member, and a plain package beside it.
+    fn workspaces() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let ws = dir.path().join("ws");
+        std::fs::create_dir_all(ws.join("xtask/src")).unwrap();
+        std::fs::write(
+            ws.join("Cargo.toml"),
+            "[workspace]\nmembers = [\"xtask\"]\n",
+        )
+        .unwrap();
+        std::fs::write(ws.join("xtask/Cargo.toml"), "[package]\nname = \"xtask\"\n").unwrap();
+        std::fs::create_dir_all(dir.path().join("other")).unwrap();
+        std::fs::write(
+            dir.path().join("other/Cargo.toml"),
+            "[package]\nname = \"other\"\n# [workspace] in a comment is not one\n",
+        )
+        .unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_package_cargo_ran_us_for_wins_over_the_current_directory() {
+        let dir = workspaces();
+        let ws = dir.path().join("ws");
+        let found = locate_from(Some(&ws.join("xtask")), Some(dir.path()));
+        assert_eq!(found, Some(ws));
+    }
+
+    #[test]
+    fn without_cargo_the_nearest_workspace_above_the_current_directory_is_the_root() {
+        let dir = workspaces();
+        let ws = dir.path().join("ws");
+        assert_eq!(
+            locate_from(None, Some(&ws.join("xtask/src"))),
+            Some(ws.clone())
+        );
+        // A manifest dir that is not below a workspace (a deleted or foreign checkout) is
+        // not trusted.
+        let gone = dir.path().join("deleted/xtask");
+        assert_eq!(locate_from(Some(&gone), Some(&ws)), Some(ws));
+    }
+
+    #[test]
+    fn a_package_that_is_not_a_workspace_is_not_a_root() {
+        let dir = workspaces();
+        assert_eq!(locate_from(None, Some(&dir.path().join("other"))), None);
     }
 
     #[test]

@@ -11,8 +11,8 @@ use crate::probe::{HostRoot, resctrl};
 #[derive(clap::Args, Debug, Default, PartialEq, Eq)]
 pub struct DoctorArgs {
     /// Read host files (/proc, /sys, /dev) under DIR instead of / (to check the probes
-    /// against fixture files).
-    #[arg(long, value_name = "DIR")]
+    /// against fixture files). Every command that probes the host honours the variable.
+    #[arg(long, value_name = "DIR", env = crate::capability::HOST_ROOT_ENV)]
     pub root: Option<PathBuf>,
 }
 

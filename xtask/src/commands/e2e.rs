@@ -185,12 +185,19 @@ mod tests {
             )
     }
 
+    /// Whether snapshots are to be rewritten: only on an explicit `UPDATE_SNAPSHOTS=1`, and
+    /// never in CI, where a rewrite would turn every plan change into a pass.
+    fn update_requested(value: Option<&str>, ci: bool) -> bool {
+        value == Some("1") && !ci
+    }
+
     /// Compares with `xtask/src/snapshots/<name>.txt`; `UPDATE_SNAPSHOTS=1` rewrites it.
     fn assert_snapshot(name: &str, actual: &str) {
         let path = project::root()
             .join("xtask/src/snapshots")
             .join(format!("{name}.txt"));
-        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        let value = std::env::var("UPDATE_SNAPSHOTS").ok();
+        if update_requested(value.as_deref(), project::in_ci()) {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, actual).unwrap();
             return;
@@ -231,6 +238,27 @@ mod tests {
                 &render(&host, level, false),
             );
         }
+    }
+
+    #[test]
+    fn strict_plan_for_every_level_on_a_plain_host() {
+        let fx = FixtureRoot::new();
+        let host = plain_root_host(&fx);
+        for &level in <Level as clap::ValueEnum>::value_variants() {
+            assert_snapshot(
+                &format!("e2e-{level}-plain-host-strict"),
+                &render(&host, level, true),
+            );
+        }
+    }
+
+    #[test]
+    fn only_an_explicit_1_outside_ci_rewrites_snapshots() {
+        assert!(update_requested(Some("1"), false));
+        for value in [None, Some("0"), Some(""), Some("true"), Some("yes")] {
+            assert!(!update_requested(value, false), "{value:?}");
+        }
+        assert!(!update_requested(Some("1"), true));
     }
 
     #[test]

@@ -152,7 +152,13 @@ fn kill_group(group: libc::pid_t, signal: i32) {
 }
 
 fn spawn_error(exec: &Exec, err: io::Error) -> anyhow::Error {
-    if err.kind() == io::ErrorKind::NotFound {
+    // A missing working directory also gives ENOENT: name it, not the program.
+    if let Some(cwd) = exec.cwd.as_ref().filter(|cwd| !cwd.is_dir()) {
+        anyhow::anyhow!(
+            "could not start `{exec}`: its working directory {} does not exist",
+            cwd.display()
+        )
+    } else if err.kind() == io::ErrorKind::NotFound {
         anyhow::anyhow!(
             "`{}` not found on PATH (needed to run `{exec}`)",
             exec.program.to_string_lossy()
@@ -210,6 +216,25 @@ mod tests {
                 .contains("`xtask-no-such-program` not found on PATH"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_missing_working_directory_is_named_as_such() {
+        let sh = crate::project::shell().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join("deleted-checkout");
+        let mut exec = Exec::from(cmd!(sh, "true"));
+        exec.cwd = Some(gone.clone());
+        let err = capture(&exec, &Interrupt::default()).0.unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.ends_with(&format!(
+                "its working directory {} does not exist",
+                gone.display()
+            )),
+            "{message}"
+        );
+        assert!(!message.contains("not found on PATH"), "{message}");
     }
 
     #[test]

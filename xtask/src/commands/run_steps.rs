@@ -1,0 +1,89 @@
+//! `cargo xtask run-steps STEP...` (hidden): an ad-hoc plan, so the runner's own tests can
+//! drive the real binary through steps that pass, fail, ignore interrupts or clean up.
+
+use anyhow::{Context, bail};
+use xshell::cmd;
+
+use super::Ctx;
+
+use crate::plan::{Plan, Step};
+
+/// Arguments of `run-steps`.
+#[derive(clap::Args, Debug, PartialEq, Eq)]
+pub struct RunStepsArgs {
+    /// Steps in order: `exec:NAME=SHELL` runs `sh -c SHELL`; `cleanup:NAME=SHELL` does the
+    /// same as a cleanup step that always runs; `task:NAME=SECONDS` is an in-process task
+    /// that sleeps and never looks at interrupts.
+    #[arg(required = true, value_name = "STEP")]
+    pub steps: Vec<String>,
+}
+
+/// One step per argument, in order.
+pub fn plan(ctx: &Ctx, args: &RunStepsArgs) -> anyhow::Result<Plan> {
+    let sh = &ctx.sh;
+    let mut plan = Plan::default();
+    for spec in &args.steps {
+        let parse = || -> Option<(&str, &str, &str)> {
+            let (kind, rest) = spec.split_once(':')?;
+            let (name, body) = rest.split_once('=')?;
+            Some((kind, name, body))
+        };
+        let Some((kind, name, body)) = parse() else {
+            bail!("step `{spec}` is not KIND:NAME=BODY (kinds: exec, cleanup, task)");
+        };
+        let step = match kind {
+            "exec" => Step::exec(name, cmd!(sh, "sh -c {body}").into()),
+            "cleanup" => Step::exec(name, cmd!(sh, "sh -c {body}").into()).always(),
+            "task" => {
+                let seconds: f64 = body.parse().with_context(|| {
+                    format!("step `{spec}`: `{body}` is not a number of seconds")
+                })?;
+                let pause = std::time::Duration::from_secs_f64(seconds);
+                Step::task(
+                    name,
+                    format!("sleeps {seconds} s, deaf to interrupts"),
+                    move |_| {
+                        std::thread::sleep(pause);
+                        Ok(())
+                    },
+                )
+            }
+            other => bail!("step `{spec}`: unknown kind `{other}` (kinds: exec, cleanup, task)"),
+        };
+        plan.push(step);
+    }
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(steps: &[&str]) -> anyhow::Result<String> {
+        let args = RunStepsArgs {
+            steps: steps.iter().map(|s| s.to_string()).collect(),
+        };
+        Ok(plan(&Ctx::for_tests(false), &args)?.render())
+    }
+
+    #[test]
+    fn each_argument_becomes_one_step_in_order() {
+        let plan = render(&["exec:first=echo hi", "task:pause=0.5", "cleanup:tidy=true"])
+            .expect("valid steps");
+        let first = plan.find("first").expect("first step");
+        let pause = plan.find("pause").expect("pause step");
+        let tidy = plan.find("tidy").expect("tidy step");
+        assert!(first < pause && pause < tidy, "{plan}");
+        assert!(plan.contains("sh -c 'echo hi'"), "{plan}");
+    }
+
+    #[test]
+    fn malformed_steps_are_refused_with_the_syntax() {
+        let err = render(&["first"]).unwrap_err().to_string();
+        assert!(err.contains("is not KIND:NAME=BODY"), "{err}");
+        let err = render(&["task:t=soon"]).unwrap_err().to_string();
+        assert!(err.contains("`soon` is not a number"), "{err}");
+        let err = render(&["shell:x=true"]).unwrap_err().to_string();
+        assert!(err.contains("unknown kind `shell`"), "{err}");
+    }
+}
