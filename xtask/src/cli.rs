@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::commands::build::BuildArgs;
 use crate::commands::ci::CiCommand;
@@ -13,6 +13,7 @@ use crate::commands::image_tag::ImageTagArgs;
 use crate::commands::run_steps::RunStepsArgs;
 use crate::commands::unit::UnitArgs;
 use crate::container::ContainerCommand;
+use crate::suites::{self, Suite};
 
 /// The project's task runner: every build and test goes through it, the same way on a
 /// laptop, in the builder container and in CI.
@@ -27,6 +28,13 @@ use crate::container::ContainerCommand;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub globals: Globals,
+}
+
+/// Options every command takes.
+#[derive(Args, Debug)]
+pub struct Globals {
     /// Print the plan (every step and why a suite would be skipped) without running it.
     #[arg(long, global = true, visible_alias = "dry-run")]
     pub plan: bool,
@@ -73,15 +81,52 @@ pub enum Command {
     /// Print the image tag(s) for this CI context: pr-<N>-<sha7>, <branch>-<sha7>, or
     /// sha-<sha7> and latest on main.
     ImageTag(ImageTagArgs),
-    /// Suite: the resctrl NRI plugin against a real containerd with real containers (needs
-    /// root; provisions runc, containerd and busybox itself).
-    NriE2e(SuiteArgs),
-    /// Suite: the resctrl crate against real resctrl hardware (needs root and RDT monitoring).
-    ResctrlE2e(SuiteArgs),
+    /// One registered suite on its own (`cargo xtask <suite>`): its subcommand is made from
+    /// the registry entry, not declared here.
+    #[command(skip)]
+    Suite(&'static Suite, SuiteArgs),
     /// Run an ad-hoc plan of shell steps (for the runner's own tests of exit codes and
     /// interrupts).
     #[command(hide = true)]
     RunSteps(RunStepsArgs),
+}
+
+impl Cli {
+    /// The command line: the declared commands plus one per registered suite.
+    pub fn definition() -> clap::Command {
+        suites::registry()
+            .iter()
+            .fold(<Cli as CommandFactory>::command(), |cli, suite| {
+                // After the arguments, whose struct doc would otherwise become the about.
+                cli.subcommand(
+                    SuiteArgs::augment_args(clap::Command::new(suite.name)).about(suite.about),
+                )
+            })
+    }
+
+    /// Parses the process's arguments; on a usage error prints it and exits with 2.
+    pub fn parse_args() -> Self {
+        Self::try_parse_args(std::env::args_os()).unwrap_or_else(|err| err.exit())
+    }
+
+    /// Parses `args` (the program name first).
+    pub fn try_parse_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Self::definition().try_get_matches_from(args)?;
+        let suite = matches
+            .subcommand()
+            .and_then(|(name, sub)| Some((suites::find(name).ok()?, sub)));
+        match suite {
+            Some((suite, sub)) => Ok(Cli {
+                command: Command::Suite(suite, SuiteArgs::from_arg_matches(sub)?),
+                globals: Globals::from_arg_matches(&matches)?,
+            }),
+            None => Cli::from_arg_matches(&matches),
+        }
+    }
 }
 
 impl Command {
@@ -102,8 +147,7 @@ impl Command {
             Command::Container(ContainerCommand::Base) => "container base".into(),
             Command::Container(ContainerCommand::Build(_)) => "container build".into(),
             Command::Container(ContainerCommand::Load(_)) => "container load".into(),
-            Command::NriE2e(_) => "nri-e2e".into(),
-            Command::ResctrlE2e(_) => "resctrl-e2e".into(),
+            Command::Suite(suite, _) => suite.name.into(),
             Command::RunSteps(_) => "run-steps".into(),
         }
     }
@@ -114,15 +158,37 @@ mod tests {
     use super::*;
     use crate::commands::ci::CiAllArgs;
     use crate::level::Level;
-    use clap::CommandFactory;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(["cargo xtask"].iter().chain(args))
+        Cli::try_parse_args(["cargo xtask"].iter().chain(args))
     }
 
     #[test]
     fn cli_definition_is_consistent() {
-        Cli::command().debug_assert();
+        Cli::definition().debug_assert();
+    }
+
+    #[test]
+    fn every_registered_suite_is_a_command_of_its_own() {
+        for suite in suites::registry() {
+            let cli = parse(&[suite.name, "--strict", "--archive-file", "t.tar.zst"])
+                .unwrap_or_else(|err| panic!("{}: {err}", suite.name));
+            match cli.command {
+                Command::Suite(parsed, args) => {
+                    assert_eq!(parsed.name, suite.name);
+                    assert!(args.strict.resolve(false));
+                    assert_eq!(args.archive_file, Some(PathBuf::from("t.tar.zst")));
+                }
+                other => panic!("{}: {other:?}", suite.name),
+            }
+            assert_eq!(parse(&[suite.name]).unwrap().command.title(), suite.name);
+            assert!(parse(&[suite.name, "--plan"]).unwrap().globals.plan);
+            let help = Cli::definition()
+                .find_subcommand(suite.name)
+                .and_then(|sub| sub.get_about())
+                .map(|about| about.to_string());
+            assert_eq!(help.as_deref(), Some(suite.about));
+        }
     }
 
     #[test]
@@ -216,7 +282,13 @@ mod tests {
         }
         assert!(matches!(
             parse(&["resctrl-e2e", "--no-strict"]).unwrap().command,
-            Command::ResctrlE2e(_)
+            Command::Suite(
+                Suite {
+                    name: "resctrl-e2e",
+                    ..
+                },
+                _
+            )
         ));
     }
 
@@ -234,8 +306,8 @@ mod tests {
             "j.xml",
         ])
         .unwrap();
-        assert!(cli.plan);
-        assert_eq!(cli.junit, Some(PathBuf::from("j.xml")));
+        assert!(cli.globals.plan);
+        assert_eq!(cli.globals.junit, Some(PathBuf::from("j.xml")));
         match cli.command {
             Command::E2e(args) => {
                 assert_eq!(args.level, Level::PerfShort);
@@ -244,7 +316,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(parse(&["--dry-run", "ci", "fast"]).unwrap().plan);
+        assert!(parse(&["--dry-run", "ci", "fast"]).unwrap().globals.plan);
     }
 
     #[test]
@@ -276,7 +348,7 @@ mod tests {
 
     #[test]
     fn every_command_has_help() {
-        let mut cli = Cli::command();
+        let mut cli = Cli::definition();
         for sub in cli.get_subcommands_mut() {
             assert!(sub.get_about().is_some(), "{} has no help", sub.get_name());
         }

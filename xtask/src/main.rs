@@ -4,26 +4,28 @@ mod capability;
 mod cli;
 mod commands;
 mod container;
+mod ctx;
 mod exec;
 mod level;
 mod plan;
 mod probe;
 mod project;
 mod provision;
+mod record;
 mod report;
 mod suites;
+mod test_run;
 
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Parser;
 
 use capability::Host;
 use cli::{Cli, Command};
-use commands::Ctx;
 use commands::ci::CiCommand;
 use commands::e2e::{Selection, SuiteArgs};
 use container::ContainerCommand;
+use ctx::Ctx;
 use exec::{Executor, Interrupt};
 use plan::Plan;
 use report::Style;
@@ -36,7 +38,7 @@ const EXIT_FAILED: u8 = 1;
 const EXIT_INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     match run(&cli) {
         Ok(code) => code,
         Err(err) => {
@@ -50,7 +52,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     project::locate()?;
     let style = Style::detect();
     let ctx = Ctx::detect(style)?;
-    if cli.container && !container::run::inside() {
+    if cli.globals.container && !container::run::inside() {
         return in_container(cli, &ctx, style);
     }
     let plan = match &cli.command {
@@ -79,8 +81,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Ci(CiCommand::Fast) => commands::ci::fast_plan(&ctx)?,
         Command::Ci(CiCommand::All(args)) => commands::ci::all_plan(&ctx, &Host::system(), args)?,
-        Command::NriE2e(args) => suite_plan(&ctx, "nri-e2e", args)?,
-        Command::ResctrlE2e(args) => suite_plan(&ctx, "resctrl-e2e", args)?,
+        Command::Suite(suite, args) => suite_plan(&ctx, suite, args)?,
         Command::RunSteps(args) => commands::run_steps::plan(&ctx, args)?,
         Command::Container(ContainerCommand::Base) => {
             container::base::plan(&ctx, &container::engine::Engine::detect()?)?
@@ -122,9 +123,9 @@ fn in_container(cli: &Cli, ctx: &Ctx, style: Style) -> anyhow::Result<ExitCode> 
 }
 
 /// A suite's own command: the suite alone, whatever its level, still gated by capabilities.
-fn suite_plan(ctx: &Ctx, name: &str, args: &SuiteArgs) -> anyhow::Result<Plan> {
+fn suite_plan(ctx: &Ctx, suite: &'static suites::Suite, args: &SuiteArgs) -> anyhow::Result<Plan> {
     let selection = Selection {
-        suites: vec![suites::find(name)?],
+        suites: vec![suite],
         level: level::Level::FullLong,
         strict: args.strict.resolve(ctx.ci),
         archive: args.archive_file.clone(),
@@ -135,7 +136,7 @@ fn suite_plan(ctx: &Ctx, name: &str, args: &SuiteArgs) -> anyhow::Result<Plan> {
 /// Prints the plan (`--plan`) or runs it, then writes JUnit if asked; the exit code says
 /// whether every step passed.
 fn execute(cli: &Cli, style: Style, plan: Plan) -> anyhow::Result<ExitCode> {
-    if cli.plan {
+    if cli.globals.plan {
         print!("{}", plan.render());
         return Ok(ExitCode::SUCCESS);
     }
@@ -152,7 +153,7 @@ fn execute(cli: &Cli, style: Style, plan: Plan) -> anyhow::Result<ExitCode> {
         );
     }
     let results = executor.run(&plan);
-    if let Some(path) = &cli.junit {
+    if let Some(path) = &cli.globals.junit {
         let xml = report::junit::render(&cli.command.title(), &results);
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
@@ -163,9 +164,9 @@ fn execute(cli: &Cli, style: Style, plan: Plan) -> anyhow::Result<ExitCode> {
     }
     // A request that arrived between steps, or during a step that finished anyway, marks
     // no step as interrupted, yet the run was cut short.
-    Ok(if interrupt.requested() || exec::interrupted(&results) {
+    Ok(if interrupt.requested() || record::interrupted(&results) {
         ExitCode::from(EXIT_INTERRUPTED)
-    } else if exec::any_failed(&results) {
+    } else if record::any_failed(&results) {
         ExitCode::from(EXIT_FAILED)
     } else {
         ExitCode::SUCCESS

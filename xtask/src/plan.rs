@@ -9,8 +9,6 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::exec::StepIo;
-
 /// An ordered list of steps.
 #[derive(Default)]
 pub struct Plan {
@@ -88,6 +86,18 @@ pub struct Step {
 }
 
 impl Step {
+    /// The command line of an exec step, as `--plan` shows it.
+    ///
+    /// # Panics
+    /// If the step runs no program.
+    #[cfg(test)]
+    pub fn command_line(&self) -> String {
+        match &self.action {
+            Action::Exec(exec) => exec.to_string(),
+            _ => panic!("{} is not an exec step", self.name),
+        }
+    }
+
     /// A step that runs a command.
     pub fn exec(name: impl Into<String>, exec: Exec) -> Self {
         Self::new(name, Action::Exec(exec))
@@ -97,7 +107,7 @@ impl Step {
     pub fn task(
         name: impl Into<String>,
         description: impl Into<String>,
-        run: impl Fn(&mut StepIo<'_>) -> anyhow::Result<()> + Send + Sync + 'static,
+        run: impl Fn(&mut dyn StepIo) -> anyhow::Result<()> + Send + Sync + 'static,
     ) -> Self {
         Self::new(
             name,
@@ -200,8 +210,21 @@ impl Action {
     }
 }
 
+/// What a running task can do; the executor provides it.
+pub trait StepIo {
+    /// Reports one line of progress or output (and writes it to the step's log).
+    fn line(&mut self, text: &str);
+
+    /// `Err(Interrupted)` once a termination request arrived, for tasks to stop between
+    /// units of work.
+    fn check_interrupted(&self) -> anyhow::Result<()>;
+
+    /// Runs a program with its output reported line by line; fails if it fails.
+    fn run(&mut self, exec: &Exec) -> anyhow::Result<()>;
+}
+
 /// The code of a [`Task`].
-pub type TaskFn = dyn Fn(&mut StepIo<'_>) -> anyhow::Result<()> + Send + Sync;
+pub type TaskFn = dyn Fn(&mut dyn StepIo) -> anyhow::Result<()> + Send + Sync;
 
 /// Rust code run as a step.
 pub struct Task {

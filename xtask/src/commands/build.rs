@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use anyhow::bail;
 use xshell::cmd;
 
-use super::Ctx;
+use crate::ctx::Ctx;
 
-use crate::commands::unit::NEXTEST_INSTALL;
 use crate::plan::{Exec, Plan, Step};
+use crate::test_run::NEXTEST_INSTALL;
 
 /// Arguments of `build`.
 #[derive(clap::Args, Debug, PartialEq, Eq)]

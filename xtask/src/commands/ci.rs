@@ -3,8 +3,9 @@
 use super::e2e::{self, Selection};
 use super::fmt::FmtArgs;
 use super::unit::UnitArgs;
-use super::{Ctx, clippy, fmt, lint_ci, unit};
+use super::{clippy, fmt, lint_ci, unit};
 use crate::capability::Host;
+use crate::ctx::Ctx;
 use crate::level::Level;
 use crate::plan::Plan;
 use crate::suites;

@@ -267,6 +267,7 @@ mod tests {
     static REGISTRY: &[Suite] = &[
         Suite {
             name: "cheap",
+            about: "a test suite",
             min_level: Level::CheapShort,
             needs: &[],
             duration: Duration::Short,
@@ -275,6 +276,7 @@ mod tests {
         },
         Suite {
             name: "perf",
+            about: "a test suite",
             min_level: Level::PerfShort,
             needs: &[],
             duration: Duration::Short,
@@ -283,6 +285,7 @@ mod tests {
         },
         Suite {
             name: "kernel",
+            about: "a test suite",
             min_level: Level::FullShort,
             needs: &[],
             duration: Duration::Long,

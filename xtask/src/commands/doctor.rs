@@ -32,7 +32,7 @@ pub fn run(args: &DoctorArgs) -> String {
             tools::version("cargo-nextest", &["nextest", "--version"]).map_err(|why| {
                 format!(
                     "{why}; install it with `{}`",
-                    crate::commands::unit::NEXTEST_INSTALL
+                    crate::test_run::NEXTEST_INSTALL
                 )
             }),
         ),

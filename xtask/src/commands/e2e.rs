@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use super::Ctx;
 use crate::capability::Host;
+use crate::ctx::Ctx;
 use crate::level::Level;
 use crate::plan::{Plan, Step};
 use crate::suites::{self, Decision, Suite, SuiteCtx};
@@ -180,7 +180,7 @@ mod tests {
             .replace(project::target_dir().to_str().unwrap(), "$TARGET")
             .replace(project::root().to_str().unwrap(), "$ROOT")
             .replace(
-                &format!("--profile {}", crate::commands::unit::TestRun::profile()),
+                &format!("--profile {}", crate::test_run::TestRun::profile()),
                 "--profile $PROFILE",
             )
     }

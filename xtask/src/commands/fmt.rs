@@ -2,7 +2,7 @@
 
 use xshell::cmd;
 
-use super::Ctx;
+use crate::ctx::Ctx;
 
 use crate::plan::{Plan, Step};
 

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use xshell::cmd;
 
-use super::Ctx;
-use crate::exec::StepIo;
+use crate::ctx::Ctx;
+use crate::plan::StepIo;
 use crate::plan::{Exec, Plan, Step};
 use crate::project;
 
@@ -67,7 +67,7 @@ pub fn plan(ctx: &Ctx) -> Plan {
 }
 
 /// Creates the venv and installs the pinned wheels, unless a previous run already did.
-fn install(io: &mut StepIo<'_>, venv: &Path) -> anyhow::Result<()> {
+fn install(io: &mut dyn StepIo, venv: &Path) -> anyhow::Result<()> {
     let stamp = venv.join("requirements.txt");
     let wanted = REQUIREMENTS.join("\n") + "\n";
     if std::fs::read_to_string(&stamp).is_ok_and(|have| have == wanted) {

@@ -4,7 +4,7 @@
 use anyhow::{Context, bail};
 use xshell::cmd;
 
-use super::Ctx;
+use crate::ctx::Ctx;
 
 use crate::plan::{Plan, Step};
 

@@ -9,8 +9,8 @@ use anyhow::{Context, bail};
 use xshell::cmd;
 
 use super::engine::Engine;
-use crate::commands::Ctx;
-use crate::exec::StepIo;
+use crate::ctx::Ctx;
+use crate::plan::StepIo;
 use crate::plan::{Exec, Plan, Step};
 use crate::probe::HostRoot;
 use crate::project;
@@ -146,7 +146,7 @@ const LOCAL_CAS: &str = "/usr/local/share/ca-certificates";
 /// network that inspects TLS has its own CA; without it nothing in the image can reach
 /// crates.io). Kept in the same directory, they survive the image's own
 /// `update-ca-certificates` runs.
-fn install_local_cas(io: &mut StepIo<'_>, rootfs: &Path) -> anyhow::Result<()> {
+fn install_local_cas(io: &mut dyn StepIo, rootfs: &Path) -> anyhow::Result<()> {
     let cas: Vec<PathBuf> = match std::fs::read_dir(LOCAL_CAS) {
         Ok(entries) => entries
             .filter_map(Result::ok)
@@ -174,7 +174,7 @@ fn install_local_cas(io: &mut StepIo<'_>, rootfs: &Path) -> anyhow::Result<()> {
 }
 
 /// Copies the active toolchain (without its documentation) and rustup with its proxies.
-fn install_toolchain(io: &mut StepIo<'_>, rootfs: &Path) -> anyhow::Result<()> {
+fn install_toolchain(io: &mut dyn StepIo, rootfs: &Path) -> anyhow::Result<()> {
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
         .context("HOME is not set")?;

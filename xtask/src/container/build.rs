@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::engine::{Engine, Kind};
 use super::{Target, base};
-use crate::commands::Ctx;
+use crate::ctx::Ctx;
 use crate::plan::{Exec, Plan, Step};
 use crate::project;
 

@@ -13,8 +13,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use xshell::{Shell, cmd};
 
-use crate::capability::Host;
-use crate::probe::cgroups::CgroupLayout;
+use crate::probe::cgroups::{self, CgroupLayout};
 use crate::probe::{HostRoot, tools};
 use crate::project;
 
@@ -58,8 +57,7 @@ pub struct PodmanSettings {
 impl PodmanSettings {
     /// Detects what this host needs, from files under `root`.
     pub fn detect(root: &HostRoot) -> Self {
-        let host = Host::at(root.clone());
-        let hybrid = matches!(host.cgroups(), CgroupLayout::V1 { .. });
+        let hybrid = matches!(cgroups::layout(root), CgroupLayout::V1 { .. });
         let crun_missing = which::which("crun").is_err();
         PodmanSettings {
             runc: hybrid || crun_missing,

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use xshell::cmd;
 
-use crate::exec::StepIo;
 use crate::plan::Exec;
+use crate::plan::StepIo;
 use crate::probe::HostRoot;
 use crate::project;
 
@@ -97,7 +97,7 @@ impl PrivateApt {
     }
 
     /// Downloads the package lists of the suite (once per run).
-    pub fn update(&mut self, io: &mut StepIo<'_>) -> anyhow::Result<()> {
+    pub fn update(&mut self, io: &mut dyn StepIo) -> anyhow::Result<()> {
         if self.updated {
             return Ok(());
         }
@@ -127,7 +127,7 @@ impl PrivateApt {
     }
 
     /// The version apt would fetch for `package`.
-    pub fn candidate(&mut self, io: &mut StepIo<'_>, package: &str) -> anyhow::Result<String> {
+    pub fn candidate(&mut self, io: &mut dyn StepIo, package: &str) -> anyhow::Result<String> {
         self.update(io)?;
         let sh = project::shell()?;
         let options = self.options();
@@ -144,7 +144,7 @@ impl PrivateApt {
     /// Downloads `package` into `dest` and returns the `.deb` file.
     pub fn download(
         &mut self,
-        io: &mut StepIo<'_>,
+        io: &mut dyn StepIo,
         package: &str,
         dest: &Path,
     ) -> anyhow::Result<PathBuf> {
@@ -188,7 +188,7 @@ fn parse_candidate(policy: &str) -> Option<String> {
 }
 
 /// Unpacks a `.deb` into `dest` (replaced whole, so a half-extracted tree never stays).
-pub fn extract(io: &mut StepIo<'_>, deb: &Path, dest: &Path) -> anyhow::Result<()> {
+pub fn extract(io: &mut dyn StepIo, deb: &Path, dest: &Path) -> anyhow::Result<()> {
     let partial = super::sibling(dest, ".partial");
     let _ = std::fs::remove_dir_all(&partial);
     let sh = project::shell()?;
@@ -199,7 +199,7 @@ pub fn extract(io: &mut StepIo<'_>, deb: &Path, dest: &Path) -> anyhow::Result<(
 }
 
 /// Installs packages on the host with the system's apt (updating its lists first).
-pub fn install(io: &mut StepIo<'_>, packages: &[&str]) -> anyhow::Result<()> {
+pub fn install(io: &mut dyn StepIo, packages: &[&str]) -> anyhow::Result<()> {
     let sh = project::shell()?;
     let hint = format!(
         "install them yourself: apt-get update && apt-get install -y {}",

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 
 use super::apt::{self, PrivateApt};
 use super::{cache_dir, replace_symlink};
-use crate::exec::StepIo;
+use crate::plan::StepIo;
 use crate::probe::containerd::{Version, parse_version};
 use crate::probe::{HostRoot, tools};
 use crate::project;
@@ -67,7 +67,7 @@ impl Layout {
 }
 
 /// Provisions everything, saying what it does.
-pub fn provision(io: &mut StepIo<'_>, layout: &Layout) -> anyhow::Result<()> {
+pub fn provision(io: &mut dyn StepIo, layout: &Layout) -> anyhow::Result<()> {
     let mut apt = PrivateApt::new(
         layout.root.join(format!("apt-{SUITE}")),
         SUITE,
@@ -84,7 +84,7 @@ pub fn provision(io: &mut StepIo<'_>, layout: &Layout) -> anyhow::Result<()> {
 }
 
 /// runc from the host; installed with apt when missing.
-fn runc(io: &mut StepIo<'_>, layout: &Layout) -> anyhow::Result<()> {
+fn runc(io: &mut dyn StepIo, layout: &Layout) -> anyhow::Result<()> {
     let found = || {
         which::which("runc")
             .ok()
@@ -106,7 +106,7 @@ fn runc(io: &mut StepIo<'_>, layout: &Layout) -> anyhow::Result<()> {
 }
 
 /// The host's containerd when it is new enough, else the newest cached, else fetched.
-fn containerd(io: &mut StepIo<'_>, layout: &Layout, apt: &mut PrivateApt) -> anyhow::Result<()> {
+fn containerd(io: &mut dyn StepIo, layout: &Layout, apt: &mut PrivateApt) -> anyhow::Result<()> {
     if let Some((dir, version)) = host_containerd() {
         io.line(&format!(
             "containerd: using the host's {} in {}",
@@ -146,7 +146,7 @@ fn containerd(io: &mut StepIo<'_>, layout: &Layout, apt: &mut PrivateApt) -> any
 const BUSYBOX_PATHS: [&str; 2] = ["usr/bin/busybox", "bin/busybox"];
 
 /// A static busybox, cached or fetched.
-fn busybox(io: &mut StepIo<'_>, layout: &Layout, apt: &mut PrivateApt) -> anyhow::Result<()> {
+fn busybox(io: &mut dyn StepIo, layout: &Layout, apt: &mut PrivateApt) -> anyhow::Result<()> {
     let cached = BUSYBOX_PATHS.iter().find_map(|file| {
         newest_cached(&layout.root, "busybox-", file).map(|(dir, v)| (dir.join(file), v))
     });
@@ -174,7 +174,7 @@ fn busybox(io: &mut StepIo<'_>, layout: &Layout, apt: &mut PrivateApt) -> anyhow
 }
 
 fn fetch_and_extract(
-    io: &mut StepIo<'_>,
+    io: &mut dyn StepIo,
     apt: &mut PrivateApt,
     package: &str,
     dest: &Path,

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use super::plain::PlainReporter;
 use super::{Reporter, format_duration, table};
-use crate::exec::{Status, StepResult};
 use crate::plan::Step;
+use crate::record::{Status, StepResult};
 
 /// Plain lines wrapped in GitHub workflow commands.
 pub struct GitHubReporter {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::exec::{Status, StepResult, read_log};
+use crate::record::{Status, StepResult, read_log};
 
 /// How much of a failed step's output goes into its `<failure>` element.
 const MAX_OUTPUT: usize = 64 * 1024;

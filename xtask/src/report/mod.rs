@@ -12,8 +12,8 @@ pub mod terminal;
 
 use std::io::IsTerminal;
 
-use crate::exec::StepResult;
 use crate::plan::Step;
+use crate::record::StepResult;
 
 /// Receives the events of a run as they happen. Steps of a concurrent batch report
 /// interleaved; `index` (0-based, in plan order) says whose event it is.
@@ -90,8 +90,8 @@ pub(crate) mod testing {
     //! A reporter that records what it was told, for executor tests.
 
     use super::Reporter;
-    use crate::exec::StepResult;
     use crate::plan::Step;
+    use crate::record::StepResult;
 
     #[derive(Default)]
     pub struct Recorder {

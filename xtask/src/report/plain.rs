@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use super::{Reporter, format_duration, table};
-use crate::exec::StepResult;
 use crate::plan::Step;
+use crate::record::StepResult;
 
 /// Writes plain lines to any writer (stdout in use, a buffer in tests).
 pub struct PlainReporter {

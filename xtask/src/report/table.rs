@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::format_duration;
-use crate::exec::{Status, StepResult};
+use crate::record::{Status, StepResult};
 
 /// Renders the summary table of a run that took `wall`.
 pub fn render(results: &[StepResult], wall: Duration) -> String {

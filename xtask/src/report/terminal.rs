@@ -9,8 +9,8 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{Reporter, format_duration, table};
-use crate::exec::{Status, StepResult, read_log};
 use crate::plan::Step;
+use crate::record::{Status, StepResult, read_log};
 
 /// The terminal reporter.
 pub struct TerminalReporter {

@@ -1,8 +1,9 @@
 //! The registry of heavy suites.
 //!
 //! A suite declares the lowest level it runs at, the host capabilities it needs and how long
-//! it takes; `e2e --level L` decides from those alone whether it runs, so adding a suite is
-//! one entry in [`registry`] plus its module.
+//! it takes; `e2e --level L` decides from those alone whether it runs, and each suite's own
+//! command (`cargo xtask <name>`) is made from its entry, so adding a suite is one entry in
+//! [`registry`] plus its module.
 
 mod nri_e2e;
 mod resctrl_e2e;
@@ -10,7 +11,7 @@ mod resctrl_e2e;
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use crate::commands::Ctx;
+use crate::ctx::Ctx;
 
 use crate::capability::{Capability, Host};
 use crate::level::{Duration, Level};
@@ -20,6 +21,8 @@ use crate::plan::Step;
 pub struct Suite {
     /// Its name: the `--suite` value and its own `cargo xtask <name>` command.
     pub name: &'static str,
+    /// One sentence for its command's `--help`: what it proves and what it needs.
+    pub about: &'static str,
     /// The cheapest level that includes it.
     pub min_level: Level,
     /// What the host must offer.
@@ -31,6 +34,14 @@ pub struct Suite {
     pub paths: &'static [&'static str],
     /// Its steps, when it runs.
     pub steps: fn(&SuiteCtx<'_>) -> anyhow::Result<Vec<Step>>,
+}
+
+impl std::fmt::Debug for Suite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Suite")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a suite's steps are built from.

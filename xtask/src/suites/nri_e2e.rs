@@ -8,14 +8,16 @@
 
 use super::{Suite, SuiteCtx};
 use crate::capability::Capability;
-use crate::commands::unit::TestRun;
 use crate::level::{Duration, Level};
 use crate::plan::{Action, Step};
 use crate::provision::nri_e2e::{self, Layout};
+use crate::test_run::TestRun;
 
 /// The suite's registry entry.
 pub const SUITE: Suite = Suite {
     name: "nri-e2e",
+    about: "Suite: the resctrl NRI plugin against a real containerd with real containers (needs \
+            root; provisions runc, containerd and busybox itself).",
     min_level: Level::CheapShort,
     needs: &[Capability::Root, Capability::Cgroups],
     duration: Duration::Short,

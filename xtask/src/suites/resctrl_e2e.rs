@@ -6,13 +6,15 @@
 
 use super::{Suite, SuiteCtx};
 use crate::capability::Capability;
-use crate::commands::unit::TestRun;
 use crate::level::{Duration, Level};
 use crate::plan::Step;
+use crate::test_run::TestRun;
 
 /// The suite's registry entry.
 pub const SUITE: Suite = Suite {
     name: "resctrl-e2e",
+    about: "Suite: the resctrl crate against real resctrl hardware (needs root and RDT \
+            monitoring).",
     min_level: Level::FullShort,
     needs: &[Capability::Root, Capability::ResctrlMonitoring],
     duration: Duration::Short,
