@@ -1,5 +1,5 @@
 //! The kernel model behind `FakeResctrl`: the tree under the root, groups, RMIDs and
-//! CLOSIDs, thread placement, and the errnos of each operation.
+//! CLOSIDs, thread placement, readings, and the errnos of each operation.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -42,6 +42,8 @@ pub(super) struct State {
     pub(super) num_rmids: u32,
     pub(super) num_closids: Option<u32>,
     pub(super) domains: Vec<u32>,
+    /// Sub-NUMA clustering: NUMA nodes per L3 domain (1: off).
+    pub(super) snc_nodes_per_l3: u32,
     pub(super) features: Vec<MonEvent>,
     pub(super) mounted: bool,
     pub(super) mount_options: String,
@@ -52,7 +54,7 @@ pub(super) struct State {
     pub(super) groups: BTreeMap<String, Group>,
     /// Live threads and the key of the group each is in.
     pub(super) owner: BTreeMap<u32, String>,
-    pub(super) readings: HashMap<(String, u32, MonEvent), FakeReading>,
+    pub(super) readings: HashMap<(String, MonScope, MonEvent), FakeReading>,
     pub(super) denied: Vec<PathBuf>,
     pub(super) one_shot: Vec<(FakeOp, Option<PathBuf>, Errno)>,
     pub(super) vanish: Vec<PathBuf>,
@@ -82,13 +84,23 @@ pub(super) enum DirNode {
     MonGroups(String),
     MonData(String),
     Domain(String, u32),
+    /// `mon_data/mon_L3_NN/mon_sub_L3_YY` of a group: NUMA node `YY`.
+    SubDomain(String, u32),
+}
+
+/// Where an event file sits: an L3 domain (`mon_L3_NN`), or one NUMA node of it under
+/// sub-NUMA clustering (`mon_L3_NN/mon_sub_L3_YY`, by node id, which is unique).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum MonScope {
+    L3(u32),
+    Node(u32),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum FileNode {
     Tasks(String),
     GroupFile(&'static str),
-    Event(String, u32, MonEvent),
+    Event(String, MonScope, MonEvent),
     Info(String),
     Mounts,
     CpuInfo,
@@ -110,6 +122,21 @@ pub(super) fn group_file(files: &[&'static str], name: &str) -> Option<&'static 
 
 pub(super) fn domain_dir_name(id: u32) -> String {
     format!("mon_L3_{id:02}")
+}
+
+pub(super) fn node_dir_name(id: u32) -> String {
+    format!("mon_sub_L3_{id:02}")
+}
+
+impl FileNode {
+    /// Whether the kernel lets the file be opened for writing (mode 0644 rather than 0444).
+    pub(super) fn writable(&self) -> bool {
+        match self {
+            FileNode::Tasks(_) | FileNode::Injected(_) => true,
+            FileNode::GroupFile(name) => *name != "size",
+            FileNode::Event(..) | FileNode::Info(_) | FileNode::Mounts | FileNode::CpuInfo => false,
+        }
+    }
 }
 
 /// Escapes a mount point like the kernel does in the mount table.
@@ -284,29 +311,80 @@ impl State {
                 .copied()
                 .find(|&d| domain_dir_name(d) == name)
         };
+        let node = |d: u32, name: &str| {
+            self.sub_nodes(d)
+                .into_iter()
+                .find(|&n| node_dir_name(n) == name)
+        };
+        let event = |scope: MonScope, file: &str| match MonEvent::from_file_name(file) {
+            Some(e) if self.event_present(key, scope, e) => {
+                Node::File(FileNode::Event(key.to_owned(), scope, e))
+            }
+            _ => Node::Missing,
+        };
+        let Some((dir, rest)) = rest.split_first() else {
+            return Node::Dir(DirNode::MonData(key.to_owned()));
+        };
+        let Some(d) = domain(dir) else {
+            return Node::Missing;
+        };
         match rest {
-            [] => Node::Dir(DirNode::MonData(key.to_owned())),
-            [dir] => match domain(dir) {
-                Some(d) => Node::Dir(DirNode::Domain(key.to_owned(), d)),
+            [] => Node::Dir(DirNode::Domain(key.to_owned(), d)),
+            [name] => match node(d, name) {
+                Some(n) => Node::Dir(DirNode::SubDomain(key.to_owned(), n)),
+                None => event(MonScope::L3(d), name),
+            },
+            [sub, file] => match node(d, sub) {
+                Some(n) => event(MonScope::Node(n), file),
                 None => Node::Missing,
             },
-            [dir, file] => {
-                let (Some(d), Some(event)) = (domain(dir), MonEvent::from_file_name(file)) else {
-                    return Node::Missing;
-                };
-                if self.event_present(key, d, event) {
-                    Node::File(FileNode::Event(key.to_owned(), d, event))
-                } else {
-                    Node::Missing
-                }
-            }
             _ => Node::Missing,
         }
     }
 
-    pub(super) fn event_present(&self, key: &str, domain: u32, event: MonEvent) -> bool {
+    /// The NUMA nodes of L3 domain `l3` under sub-NUMA clustering (none when it is off):
+    /// like the kernel's, node ids run on across the domains in order.
+    pub(super) fn sub_nodes(&self, l3: u32) -> Vec<u32> {
+        let per = self.snc_nodes_per_l3;
+        if per <= 1 {
+            return Vec::new();
+        }
+        let Some(index) = self.domains.iter().position(|&d| d == l3) else {
+            return Vec::new();
+        };
+        let first = u32::try_from(index).unwrap_or(u32::MAX).saturating_mul(per);
+        (first..first.saturating_add(per)).collect()
+    }
+
+    pub(super) fn event_present(&self, key: &str, scope: MonScope, event: MonEvent) -> bool {
         self.features.contains(&event)
-            && self.readings.get(&(key.to_owned(), domain, event)) != Some(&FakeReading::Absent)
+            && self.readings.get(&(key.to_owned(), scope, event)) != Some(&FakeReading::Absent)
+    }
+
+    /// What an event file shows. Unset, it reads 0, except for an L3 domain split into
+    /// NUMA nodes: that reads like the kernel's sum over its nodes, which leaves out the
+    /// nodes whose read fails as long as one succeeds (and shows the first failure when
+    /// none does).
+    pub(super) fn reading(&self, key: &str, scope: MonScope, event: MonEvent) -> FakeReading {
+        if let Some(&set) = self.readings.get(&(key.to_owned(), scope, event)) {
+            return set;
+        }
+        let MonScope::L3(d) = scope else {
+            return FakeReading::Value(0);
+        };
+        let mut sum: Option<u64> = None;
+        let mut failure = None;
+        for n in self.sub_nodes(d) {
+            match self.reading(key, MonScope::Node(n), event) {
+                // The kernel adds u64 counters without overflow checks.
+                FakeReading::Value(v) => sum = Some(sum.unwrap_or(0).wrapping_add(v)),
+                FakeReading::Absent => {}
+                other => failure = failure.or(Some(other)),
+            }
+        }
+        sum.map(FakeReading::Value)
+            .or(failure)
+            .unwrap_or(FakeReading::Value(0))
     }
 
     pub(super) fn list(&self, dir: &DirNode) -> Vec<DirEntry> {
@@ -381,7 +459,17 @@ impl State {
             }
             DirNode::Domain(key, d) => {
                 for &e in &self.features {
-                    if self.event_present(key, *d, e) {
+                    if self.event_present(key, MonScope::L3(*d), e) {
+                        push(e.file_name(), false);
+                    }
+                }
+                for n in self.sub_nodes(*d) {
+                    push(&node_dir_name(n), true);
+                }
+            }
+            DirNode::SubDomain(key, n) => {
+                for &e in &self.features {
+                    if self.event_present(key, MonScope::Node(*n), e) {
                         push(e.file_name(), false);
                     }
                 }
@@ -404,16 +492,15 @@ impl State {
                 "schemata" | "size" => "    L3:0=fff;1=fff\n".to_owned(),
                 _ => String::new(),
             },
-            FileNode::Event(key, d, e) => {
-                match self.readings.get(&(key.clone(), *d, *e)).copied() {
-                    None => "0\n".to_owned(),
-                    Some(FakeReading::Value(v)) => format!("{v}\n"),
-                    Some(FakeReading::Unavailable) => "Unavailable\n".to_owned(),
-                    Some(FakeReading::ReadError(errno)) => return Err(err(errno)),
-                    // Absent events do not resolve to a file.
-                    Some(FakeReading::Absent) => return Err(err(Errno::NOENT)),
-                }
-            }
+            FileNode::Event(key, scope, e) => match self.reading(key, *scope, *e) {
+                FakeReading::Value(v) => format!("{v}\n"),
+                FakeReading::Unavailable => "Unavailable\n".to_owned(),
+                FakeReading::Error => "Error\n".to_owned(),
+                FakeReading::Unassigned => "Unassigned\n".to_owned(),
+                FakeReading::ReadError(errno) => return Err(err(errno)),
+                // Absent events do not resolve to a file.
+                FakeReading::Absent => return Err(err(Errno::NOENT)),
+            },
             FileNode::Info(text) => text.clone(),
             FileNode::Mounts => self.mount_table(),
             FileNode::CpuInfo => self.cpuinfo.clone(),
