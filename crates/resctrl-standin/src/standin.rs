@@ -52,7 +52,7 @@ impl Standin {
         let fs = ModelFs::new(Tree::new(fake.clone(), layout.clone()));
         let mut options = fuser::Config::default();
         options.mount_options = vec![
-            MountOption::FSName("resctrl".to_owned()),
+            MountOption::FSName("resctrl-standin".to_owned()),
             MountOption::Subtype("resctrl-standin".to_owned()),
             MountOption::RW,
             MountOption::NoSuid,

@@ -456,3 +456,72 @@ fn a_busy_mount_is_detached_on_unmount() {
     assert!(!mounted_at(&mount_point));
     drop(held);
 }
+
+/// The binary, killed and reaped on drop if a test fails before it exits.
+struct Binary(std::process::Child);
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+#[ignore = "needs root and /dev/fuse: cargo test -p resctrl-standin -- --ignored"]
+fn the_binary_serves_until_sigterm_then_unmounts_and_exits_zero() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mount_point = fs::canonicalize(dir.path()).expect("canonical");
+    let mut binary = Binary(
+        Command::new(env!("CARGO_BIN_EXE_resctrl-standin"))
+            .args(["--mount".as_ref(), mount_point.as_os_str()])
+            .args(["--domains", "0,1,2", "--rmids", "2"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start resctrl-standin"),
+    );
+    let stdout = binary.0.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines
+        .next()
+        .expect("a first line")
+        .expect("readable stdout");
+    assert!(first.contains("mounted at"), "{first}");
+    assert!(mounted_at(&mount_point));
+
+    let root = mount_point.join("resctrl");
+    let rc = Resctrl::new(resctrl_standin::Layout::new(&mount_point).config())
+        .expect("valid configuration");
+    assert!(rc.detect_support().expect("support").can_monitor());
+    let group = rc
+        .create_group("pod-a")
+        .expect("the one RMID beyond the root's");
+    assert_eq!(
+        rc.read_group_monitoring(&group)
+            .expect("read")
+            .domains
+            .len(),
+        3
+    );
+    assert_eq!(
+        errno(fs::create_dir(root.join("mon_groups/b"))),
+        Some(Errno::NOSPC)
+    );
+
+    let pid = rustix::process::Pid::from_child(&binary.0);
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+    let status = binary.0.wait().expect("wait for resctrl-standin");
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+    assert!(!mounted_at(&mount_point), "unmounted on SIGTERM");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        rest.iter().any(|l| l.contains(&format!(
+            "mount table:  {}",
+            mount_point.join("proc/mounts").display()
+        ))),
+        "the banner names the mount table: {rest:?}"
+    );
+}

@@ -3,6 +3,7 @@
 
 mod cli;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -36,13 +37,17 @@ fn run(args: &Args) -> anyhow::Result<()> {
         .with_context(|| format!("creating the mount point {}", args.mount.display()))?;
     let standin = Standin::mount(&args.mount, args.builder())?;
     let layout = standin.layout();
-    println!(
-        "resctrl stand-in mounted at {}\n  resctrl root: {}\n  mount table:  {}\n  cpuinfo:      {}\nStop with Ctrl-C or SIGTERM; it unmounts then.",
+    let banner = format!(
+        "resctrl stand-in mounted at {}\n  resctrl root: {}\n  mount table:  {}\n  cpuinfo:      {}\nStop with Ctrl-C or SIGTERM; it unmounts then.\n",
         layout.mount_point().display(),
         layout.root().display(),
         layout.mounts_path().display(),
         layout.cpuinfo_path().display(),
     );
+    // A reader that went away (a test that read the first line) must not stop the mount.
+    if let Err(e) = std::io::stdout().write_all(banner.as_bytes()) {
+        tracing::warn!(error = %e, "cannot print the mount's paths to stdout");
+    }
     let signal = signals.forever().next();
     tracing::info!(?signal, "stopping");
     standin.unmount()?;
