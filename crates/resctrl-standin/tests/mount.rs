@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use resctrl::fake::{FakeReading, FakeResctrlBuilder};
-use resctrl::{Error, MonEvent, Reading, Resctrl};
+use resctrl::{Error, FsProvider, MonEvent, Reading, RealFs, Resctrl};
 use resctrl_standin::{Standin, StandinHandle};
 use rustix::io::Errno;
 
@@ -416,6 +416,35 @@ fn read_only_files_and_the_stand_ins_own_directories_refuse_changes() {
         errno(fs::read_to_string(group.join("nothing"))),
         Some(Errno::NOENT)
     );
+}
+
+#[test]
+#[ignore = "needs root and /dev/fuse: cargo test -p resctrl-standin -- --ignored"]
+fn the_fakes_fault_injection_reaches_clients_of_the_mount() {
+    let m = Mounted::new(Standin::builder());
+    let rc = m.resctrl();
+    m.standin.fake().deny_access(m.root());
+    assert_eq!(errno(fs::create_dir(m.group("g"))), Some(Errno::ACCESS));
+    let err = rc
+        .detect_support()
+        .expect_err("info/ is below the denied root");
+    assert!(matches!(err, Error::NoPermission { .. }), "{err:?}");
+    m.standin.fake().allow_access(&m.root());
+
+    let mon_groups = m.root().join("mon_groups");
+    m.standin.fake().deny_access(mon_groups.clone());
+    assert_eq!(
+        RealFs.is_writable(&mon_groups).ok(),
+        Some(false),
+        "access(2), W_OK"
+    );
+    assert_eq!(RealFs.is_writable(&m.root()).ok(), Some(true));
+    m.standin.fake().allow_access(&mon_groups);
+
+    m.standin.fake().inject_enospc(1);
+    let err = rc.create_group("pod-a").expect_err("an injected ENOSPC");
+    assert!(matches!(err, Error::Capacity { .. }), "{err:?}");
+    rc.create_group("pod-a").expect("the fault fired once");
 }
 
 #[test]
