@@ -21,7 +21,9 @@
 //!   `mon_data/`. mkdir directly under the root creates a control group (own `tasks`,
 //!   `mon_groups`, `mon_data`) using a CLOSID and an RMID; mkdir under a `mon_groups`
 //!   creates a monitoring group (`tasks`, `mon_data/mon_L3_NN/<event>` per L3 domain)
-//!   using an RMID. mkdir anywhere else gives EPERM, past the RMID or CLOSID count
+//!   using an RMID. With sub-NUMA clustering
+//!   ([`FakeResctrlBuilder::sub_numa_nodes_per_l3`]) each `mon_L3_NN` also holds a
+//!   `mon_sub_L3_YY/<event>` per NUMA node `YY` sharing that cache, as on kernels 6.11+. mkdir anywhere else gives EPERM, past the RMID or CLOSID count
 //!   ENOSPC; an existing name EEXIST. The root group holds one RMID and one CLOSID.
 //! - rmdir frees the IDs and moves the group's threads to its parent control group (for
 //!   a control group: to the root, and its monitoring groups go with it), as the kernel
@@ -37,8 +39,12 @@
 //! - Host mode ([`FakeResctrlBuilder::host_threads`]): the live threads are the host's
 //!   (an id is live iff `/proc/<id>` exists), and a new thread starts in its creator's
 //!   group, so end-to-end tests can place real containers' threads without hardware.
-//! - Readings per group, domain and event (default `0`), settable to a value,
-//!   `Unavailable`, a read error (e.g. EIO), or absent.
+//! - Readings per group, domain (or NUMA node) and event (default `0`), settable to a
+//!   value, the kernel's `Unavailable`, `Error` or `Unassigned`, a read error (e.g. EIO),
+//!   or absent. Under sub-NUMA clustering an L3 domain's file reads the kernel's sum
+//!   over its nodes unless set itself.
+//! - [`FakeResctrl::stat`] tells what a path is without any side effect, so a file
+//!   server (the `resctrl-standin` FUSE mount) can serve this same model.
 //! - Mounting: when unmounted, the root is an empty directory and the mount table (served
 //!   at the configured mounts path, `/proc/mounts` by default) has no resctrl line.
 //!   Unmounting drops every group, as the kernel does. The mount call mounts, fails with
@@ -52,23 +58,26 @@
 //! [`FakeResctrl::inject_enospc`]), entries that vanish between listing and removal
 //! ([`FakeResctrl::vanish_on_rmdir`]), and call counters ([`FakeResctrl::counters`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 pub use rustix::io::Errno;
 
-use crate::config::{Config, DEFAULT_CPUINFO_PATH, DEFAULT_MOUNTS_PATH, DEFAULT_ROOT};
+use crate::config::Config;
 use crate::fs::{DirEntry, FsProvider};
 use crate::monitoring::MonEvent;
 
+mod builder;
 mod host;
 mod model;
+mod mon_data;
 
-use host::HostThreads;
+pub use builder::FakeResctrlBuilder;
 
-use model::{FileNode, Group, Node, State, err};
+use model::{FileNode, Node, State, err};
+use mon_data::MonScope;
 
 /// Default CPU description: an x86 CPU with allocation and all monitoring flags.
 pub const RDT_CPUINFO: &str = "processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu vme de pse tsc msr rdt_a cqm_llc cqm_occup_llc cqm_mbm_total cqm_mbm_local\n\n";
@@ -82,8 +91,13 @@ pub const NO_RDT_CPUINFO: &str =
 pub enum FakeReading {
     /// The number (bytes), as the kernel prints it.
     Value(u64),
-    /// The text `Unavailable`.
+    /// The text `Unavailable` (the RMID has no value yet, or the hardware dropped it).
     Unavailable,
+    /// The text `Error` (the hardware read failed).
+    Error,
+    /// The text `Unassigned` (no hardware counter is assigned to the group, on kernels
+    /// with counter assignment).
+    Unassigned,
     /// The read fails with this errno (the kernel uses EIO).
     ReadError(Errno),
     /// The file does not exist in this domain.
@@ -119,6 +133,19 @@ pub enum FakeMount {
     NoEffect,
 }
 
+/// What a path is, from [`FakeResctrl::stat`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FakeEntry {
+    /// A directory.
+    Dir,
+    /// A file; `writable` if the kernel lets it be opened for writing (mode 0644, not
+    /// 0444).
+    File {
+        /// Whether it can be opened for writing.
+        writable: bool,
+    },
+}
+
 /// Calls seen by the fake, including failed ones.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FakeCounters {
@@ -134,161 +161,6 @@ pub struct FakeCounters {
     pub reads: usize,
     /// `mount_resctrl` calls.
     pub mount_calls: usize,
-}
-
-/// Builder of a [`FakeResctrl`]; see the defaults on each method.
-#[derive(Debug, Clone)]
-pub struct FakeResctrlBuilder {
-    root: PathBuf,
-    mounts_path: PathBuf,
-    cpuinfo_path: PathBuf,
-    num_rmids: u32,
-    num_closids: Option<u32>,
-    domains: Vec<u32>,
-    features: Vec<MonEvent>,
-    mounted: bool,
-    mount_options: String,
-    cpuinfo: String,
-    host_proc: Option<PathBuf>,
-}
-
-impl Default for FakeResctrlBuilder {
-    fn default() -> Self {
-        FakeResctrlBuilder {
-            root: PathBuf::from(DEFAULT_ROOT),
-            mounts_path: PathBuf::from(DEFAULT_MOUNTS_PATH),
-            cpuinfo_path: PathBuf::from(DEFAULT_CPUINFO_PATH),
-            num_rmids: 64,
-            num_closids: Some(16),
-            domains: vec![0, 1],
-            features: MonEvent::ALL.to_vec(),
-            mounted: true,
-            mount_options: "rw,relatime".to_owned(),
-            cpuinfo: RDT_CPUINFO.to_owned(),
-            host_proc: None,
-        }
-    }
-}
-
-impl FakeResctrlBuilder {
-    /// The resctrl root (default `/sys/fs/resctrl`).
-    pub fn root(mut self, root: impl Into<PathBuf>) -> Self {
-        self.root = root.into();
-        self
-    }
-
-    /// Where the fake serves its mount table (default `/proc/mounts`).
-    pub fn mounts_path(mut self, path: impl Into<PathBuf>) -> Self {
-        self.mounts_path = path.into();
-        self
-    }
-
-    /// Where the fake serves its CPU description (default `/proc/cpuinfo`).
-    pub fn cpuinfo_path(mut self, path: impl Into<PathBuf>) -> Self {
-        self.cpuinfo_path = path.into();
-        self
-    }
-
-    /// Number of RMIDs, including the root group's (default 64).
-    pub fn num_rmids(mut self, n: u32) -> Self {
-        self.num_rmids = n;
-        self
-    }
-
-    /// Number of CLOSIDs, including the root group's (default `Some(16)`). `None`: no
-    /// allocation resource, so `info/L3` is absent and the kernel's default of 32 applies.
-    pub fn num_closids(mut self, n: Option<u32>) -> Self {
-        self.num_closids = n;
-        self
-    }
-
-    /// The L3 domain ids (default `[0, 1]`).
-    pub fn l3_domains(mut self, ids: impl IntoIterator<Item = u32>) -> Self {
-        self.domains = ids.into_iter().collect();
-        self
-    }
-
-    /// The monitoring events offered (default all three). Empty: no monitoring at all
-    /// (no `info/L3_MON`, no `mon_groups`, no `mon_data`).
-    pub fn mon_features(mut self, events: impl IntoIterator<Item = MonEvent>) -> Self {
-        self.features = events.into_iter().collect();
-        self
-    }
-
-    /// Whether resctrl starts mounted (default true).
-    pub fn mounted(mut self, mounted: bool) -> Self {
-        self.mounted = mounted;
-        self
-    }
-
-    /// Options shown in the mount table (default `rw,relatime`).
-    pub fn mount_options(mut self, options: impl Into<String>) -> Self {
-        self.mount_options = options.into();
-        self
-    }
-
-    /// The CPU description text (default [`RDT_CPUINFO`]).
-    pub fn cpuinfo(mut self, text: impl Into<String>) -> Self {
-        self.cpuinfo = text.into();
-        self
-    }
-
-    /// Host mode: the live threads are the host's, from `/proc` (see
-    /// [`FakeResctrlBuilder::host_threads_from`]).
-    pub fn host_threads(self) -> Self {
-        self.host_threads_from("/proc")
-    }
-
-    /// Host mode with the procfs at `proc_root`: a thread id is live iff the host has it
-    /// (`<proc_root>/<pid>/task/<id>` exists, which for the real procfs is the same as
-    /// `/proc/<id>` existing), so tests can place the real threads of real processes
-    /// (containers, say) without resctrl hardware.
-    ///
-    /// Like the kernel, a thread the fake has not seen before starts in the group of its
-    /// creator (its process's leader for a new thread, its parent process for a new
-    /// process), and a thread that exited leaves its group. The fake takes a census of
-    /// the host before every `tasks` read or write and before [`FakeResctrl::members`],
-    /// [`FakeResctrl::group_of`] and [`FakeResctrl::live_threads`]; ids given to
-    /// [`FakeResctrl::add_threads`] that the host does not have are dropped then. A thread
-    /// id reused between two censuses keeps its previous owner's group (censuses are
-    /// milliseconds apart, so tests do not meet this).
-    pub fn host_threads_from(mut self, proc_root: impl Into<PathBuf>) -> Self {
-        self.host_proc = Some(proc_root.into());
-        self
-    }
-
-    /// Builds the fake.
-    pub fn build(self) -> FakeResctrl {
-        let mut groups = BTreeMap::new();
-        groups.insert(String::new(), Group::control(""));
-        let state = State {
-            root: self.root,
-            mounts_path: self.mounts_path,
-            cpuinfo_path: self.cpuinfo_path,
-            num_rmids: self.num_rmids,
-            num_closids: self.num_closids,
-            domains: self.domains,
-            features: self.features,
-            mounted: self.mounted,
-            mount_options: self.mount_options,
-            cpuinfo: self.cpuinfo,
-            extra_mounts: Vec::new(),
-            mount_behavior: FakeMount::Mount,
-            groups,
-            owner: BTreeMap::new(),
-            readings: HashMap::new(),
-            denied: Vec::new(),
-            one_shot: Vec::new(),
-            vanish: Vec::new(),
-            files: BTreeMap::new(),
-            last_cmd_status: "ok\n".to_owned(),
-            counters: FakeCounters::default(),
-            host: self.host_proc.map(HostThreads::new),
-        };
-        FakeResctrl {
-            state: Arc::new(Mutex::new(state)),
-        }
-    }
 }
 
 /// A kernel-faithful in-memory resctrl; see the [module docs](self).
@@ -441,7 +313,59 @@ impl FakeResctrl {
                 s.root.display()
             )
         });
-        s.readings.insert((key, domain, event), reading);
+        s.readings
+            .insert((key, MonScope::L3(domain), event), reading);
+    }
+
+    /// Sets what `<group>/mon_data/mon_L3_NN/mon_sub_L3_<node>/<event>` yields under
+    /// sub-NUMA clustering (see [`FakeResctrl::sub_numa_nodes`]). Reset when the group
+    /// is removed.
+    ///
+    /// # Panics
+    /// If `group` is not under the fake's root or `node` is not a NUMA node of any L3
+    /// domain (mistakes in the test).
+    pub fn set_node_reading(&self, group: &Path, node: u32, event: MonEvent, reading: FakeReading) {
+        let mut s = self.lock();
+        let key = s.key_of(group).unwrap_or_else(|| {
+            panic!(
+                "set_node_reading: {} is not under the fake root {}",
+                group.display(),
+                s.root.display()
+            )
+        });
+        assert!(
+            s.domains.iter().any(|&d| s.sub_nodes(d).contains(&node)),
+            "set_node_reading: node {node} is not a NUMA node of any L3 domain (sub-NUMA nodes per L3: {})",
+            s.snc_nodes_per_l3
+        );
+        s.readings
+            .insert((key, MonScope::Node(node), event), reading);
+    }
+
+    /// The NUMA nodes of L3 domain `l3` under sub-NUMA clustering; empty when it is off
+    /// or `l3` is not a domain.
+    pub fn sub_numa_nodes(&self, l3: u32) -> Vec<u32> {
+        self.lock().sub_nodes(l3)
+    }
+
+    /// The L3 domain ids.
+    pub fn l3_domains(&self) -> Vec<u32> {
+        self.lock().domains.clone()
+    }
+
+    // --- serving the model ---
+
+    /// What `path` is (a directory, or a file and whether it is writable), or `None` if
+    /// it does not exist, exactly as the other operations see it. No fault fires and no
+    /// counter moves, so a file server can look paths up as often as it needs.
+    pub fn stat(&self, path: &Path) -> Option<FakeEntry> {
+        match self.lock().resolve(path) {
+            Node::Missing => None,
+            Node::Dir(_) => Some(FakeEntry::Dir),
+            Node::File(file) => Some(FakeEntry::File {
+                writable: file.writable(),
+            }),
+        }
     }
 
     // --- mounting ---
@@ -556,7 +480,7 @@ impl FsProvider for FakeResctrl {
                 s.write_tasks(&key, data).map_err(err)
             }
             // Accepted and ignored: this fake models monitoring, not allocation.
-            Node::File(FileNode::GroupFile(_)) => Ok(()),
+            Node::File(file @ FileNode::GroupFile(_)) if file.writable() => Ok(()),
             Node::File(FileNode::Injected(p)) => {
                 let text = String::from_utf8_lossy(data).into_owned();
                 s.files.insert(p, text);

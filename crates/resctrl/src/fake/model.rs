@@ -1,5 +1,5 @@
 //! The kernel model behind `FakeResctrl`: the tree under the root, groups, RMIDs and
-//! CLOSIDs, thread placement, and the errnos of each operation.
+//! CLOSIDs, thread placement, readings, and the errnos of each operation.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -8,6 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use rustix::io::Errno;
 
 use super::host::HostThreads;
+use super::mon_data::{MonScope, domain_dir_name, node_dir_name};
 use super::{FakeCounters, FakeMount, FakeOp, FakeReading};
 use crate::cleanup::GroupKind;
 use crate::fs::DirEntry;
@@ -42,6 +43,8 @@ pub(super) struct State {
     pub(super) num_rmids: u32,
     pub(super) num_closids: Option<u32>,
     pub(super) domains: Vec<u32>,
+    /// Sub-NUMA clustering: NUMA nodes per L3 domain (1: off).
+    pub(super) snc_nodes_per_l3: u32,
     pub(super) features: Vec<MonEvent>,
     pub(super) mounted: bool,
     pub(super) mount_options: String,
@@ -52,7 +55,7 @@ pub(super) struct State {
     pub(super) groups: BTreeMap<String, Group>,
     /// Live threads and the key of the group each is in.
     pub(super) owner: BTreeMap<u32, String>,
-    pub(super) readings: HashMap<(String, u32, MonEvent), FakeReading>,
+    pub(super) readings: HashMap<(String, MonScope, MonEvent), FakeReading>,
     pub(super) denied: Vec<PathBuf>,
     pub(super) one_shot: Vec<(FakeOp, Option<PathBuf>, Errno)>,
     pub(super) vanish: Vec<PathBuf>,
@@ -82,13 +85,15 @@ pub(super) enum DirNode {
     MonGroups(String),
     MonData(String),
     Domain(String, u32),
+    /// `mon_data/mon_L3_NN/mon_sub_L3_YY` of a group: NUMA node `YY`.
+    SubDomain(String, u32),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum FileNode {
     Tasks(String),
     GroupFile(&'static str),
-    Event(String, u32, MonEvent),
+    Event(String, MonScope, MonEvent),
     Info(String),
     Mounts,
     CpuInfo,
@@ -108,8 +113,15 @@ pub(super) fn group_file(files: &[&'static str], name: &str) -> Option<&'static 
     files.iter().copied().find(|f| *f == name)
 }
 
-pub(super) fn domain_dir_name(id: u32) -> String {
-    format!("mon_L3_{id:02}")
+impl FileNode {
+    /// Whether the kernel lets the file be opened for writing (mode 0644 rather than 0444).
+    pub(super) fn writable(&self) -> bool {
+        match self {
+            FileNode::Tasks(_) | FileNode::Injected(_) => true,
+            FileNode::GroupFile(name) => *name != "size",
+            FileNode::Event(..) | FileNode::Info(_) | FileNode::Mounts | FileNode::CpuInfo => false,
+        }
+    }
 }
 
 /// Escapes a mount point like the kernel does in the mount table.
@@ -277,38 +289,6 @@ impl State {
         }
     }
 
-    pub(super) fn resolve_mon_data(&self, key: &str, rest: &[&str]) -> Node {
-        let domain = |name: &str| {
-            self.domains
-                .iter()
-                .copied()
-                .find(|&d| domain_dir_name(d) == name)
-        };
-        match rest {
-            [] => Node::Dir(DirNode::MonData(key.to_owned())),
-            [dir] => match domain(dir) {
-                Some(d) => Node::Dir(DirNode::Domain(key.to_owned(), d)),
-                None => Node::Missing,
-            },
-            [dir, file] => {
-                let (Some(d), Some(event)) = (domain(dir), MonEvent::from_file_name(file)) else {
-                    return Node::Missing;
-                };
-                if self.event_present(key, d, event) {
-                    Node::File(FileNode::Event(key.to_owned(), d, event))
-                } else {
-                    Node::Missing
-                }
-            }
-            _ => Node::Missing,
-        }
-    }
-
-    pub(super) fn event_present(&self, key: &str, domain: u32, event: MonEvent) -> bool {
-        self.features.contains(&event)
-            && self.readings.get(&(key.to_owned(), domain, event)) != Some(&FakeReading::Absent)
-    }
-
     pub(super) fn list(&self, dir: &DirNode) -> Vec<DirEntry> {
         let mut out: Vec<DirEntry> = Vec::new();
         let mut push = |name: &str, is_dir: bool| {
@@ -381,7 +361,17 @@ impl State {
             }
             DirNode::Domain(key, d) => {
                 for &e in &self.features {
-                    if self.event_present(key, *d, e) {
+                    if self.event_present(key, MonScope::L3(*d), e) {
+                        push(e.file_name(), false);
+                    }
+                }
+                for n in self.sub_nodes(*d) {
+                    push(&node_dir_name(n), true);
+                }
+            }
+            DirNode::SubDomain(key, n) => {
+                for &e in &self.features {
+                    if self.event_present(key, MonScope::Node(*n), e) {
                         push(e.file_name(), false);
                     }
                 }
@@ -404,16 +394,15 @@ impl State {
                 "schemata" | "size" => "    L3:0=fff;1=fff\n".to_owned(),
                 _ => String::new(),
             },
-            FileNode::Event(key, d, e) => {
-                match self.readings.get(&(key.clone(), *d, *e)).copied() {
-                    None => "0\n".to_owned(),
-                    Some(FakeReading::Value(v)) => format!("{v}\n"),
-                    Some(FakeReading::Unavailable) => "Unavailable\n".to_owned(),
-                    Some(FakeReading::ReadError(errno)) => return Err(err(errno)),
-                    // Absent events do not resolve to a file.
-                    Some(FakeReading::Absent) => return Err(err(Errno::NOENT)),
-                }
-            }
+            FileNode::Event(key, scope, e) => match self.reading(key, *scope, *e) {
+                FakeReading::Value(v) => format!("{v}\n"),
+                FakeReading::Unavailable => "Unavailable\n".to_owned(),
+                FakeReading::Error => "Error\n".to_owned(),
+                FakeReading::Unassigned => "Unassigned\n".to_owned(),
+                FakeReading::ReadError(errno) => return Err(err(errno)),
+                // Absent events do not resolve to a file.
+                FakeReading::Absent => return Err(err(Errno::NOENT)),
+            },
             FileNode::Info(text) => text.clone(),
             FileNode::Mounts => self.mount_table(),
             FileNode::CpuInfo => self.cpuinfo.clone(),

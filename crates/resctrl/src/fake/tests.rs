@@ -649,3 +649,122 @@ fn added_files_are_listed_and_writable() {
     fake.write(&p("stray"), b"y").expect("write");
     assert_eq!(fake.read_to_string(&p("stray")).expect("read"), "y");
 }
+
+#[test]
+fn error_and_unassigned_readings_show_the_kernels_text() {
+    let fake = FakeResctrl::new();
+    fake.create_dir(&p("mon_groups/a")).expect("mkdir");
+    let g = p("mon_groups/a");
+    fake.set_reading(&g, 0, MonEvent::MbmTotalBytes, FakeReading::Error);
+    fake.set_reading(&g, 0, MonEvent::MbmLocalBytes, FakeReading::Unassigned);
+    let read = |e: &str| {
+        fake.read_to_string(&g.join("mon_data/mon_L3_00").join(e))
+            .expect("read")
+    };
+    assert_eq!(read("mbm_total_bytes"), "Error\n");
+    assert_eq!(read("mbm_local_bytes"), "Unassigned\n");
+}
+
+#[test]
+fn sub_numa_clustering_adds_a_directory_per_node_under_each_l3_domain() {
+    let fake = FakeResctrl::builder()
+        .l3_domains([0, 1])
+        .sub_numa_nodes_per_l3(2)
+        .build();
+    fake.create_dir(&p("mon_groups/a")).expect("mkdir");
+    let g = p("mon_groups/a");
+    assert_eq!(fake.sub_numa_nodes(0), vec![0, 1]);
+    assert_eq!(fake.sub_numa_nodes(1), vec![2, 3]);
+    assert_eq!(
+        names(&fake, &g.join("mon_data/mon_L3_01")),
+        vec![
+            "llc_occupancy",
+            "mbm_local_bytes",
+            "mbm_total_bytes",
+            "mon_sub_L3_02",
+            "mon_sub_L3_03"
+        ]
+    );
+    assert_eq!(
+        names(&fake, &g.join("mon_data/mon_L3_01/mon_sub_L3_03")),
+        vec!["llc_occupancy", "mbm_local_bytes", "mbm_total_bytes"]
+    );
+    assert_eq!(
+        fake.stat(&g.join("mon_data/mon_L3_00/mon_sub_L3_02")),
+        None,
+        "node 2 shares the cache of domain 1, not 0"
+    );
+    // The root group has them too.
+    assert_eq!(
+        fake.stat(&p("mon_data/mon_L3_00/mon_sub_L3_01/llc_occupancy")),
+        Some(FakeEntry::File { writable: false })
+    );
+}
+
+#[test]
+fn an_l3_domain_split_into_nodes_reads_the_sum_of_the_nodes_that_answer() {
+    let fake = FakeResctrl::builder()
+        .l3_domains([0])
+        .sub_numa_nodes_per_l3(3)
+        .build();
+    fake.create_dir(&p("mon_groups/a")).expect("mkdir");
+    let g = p("mon_groups/a");
+    let read = |rel: &str| {
+        fake.read_to_string(&g.join("mon_data/mon_L3_00").join(rel))
+            .expect("read")
+    };
+    let occupancy = MonEvent::LlcOccupancy;
+    fake.set_node_reading(&g, 0, occupancy, FakeReading::Value(100));
+    fake.set_node_reading(&g, 1, occupancy, FakeReading::Value(20));
+    fake.set_node_reading(&g, 2, occupancy, FakeReading::Unavailable);
+    assert_eq!(read("mon_sub_L3_00/llc_occupancy"), "100\n");
+    assert_eq!(read("mon_sub_L3_02/llc_occupancy"), "Unavailable\n");
+    assert_eq!(read("llc_occupancy"), "120\n", "a failing node is left out");
+
+    let total = MonEvent::MbmTotalBytes;
+    for node in 0..3 {
+        fake.set_node_reading(&g, node, total, FakeReading::Error);
+    }
+    assert_eq!(read("mbm_total_bytes"), "Error\n", "no node answers");
+
+    fake.set_reading(&g, 0, occupancy, FakeReading::Value(7));
+    assert_eq!(
+        read("llc_occupancy"),
+        "7\n",
+        "a reading set on the domain wins"
+    );
+}
+
+#[test]
+fn stat_tells_directories_from_files_without_side_effects() {
+    let fake = FakeResctrl::new();
+    fake.create_dir(&p("mon_groups/a")).expect("mkdir");
+    fake.fail_next(FakeOp::Read, None, Errno::IO);
+    fake.reset_counters();
+    assert_eq!(fake.stat(Path::new(ROOT)), Some(FakeEntry::Dir));
+    assert_eq!(fake.stat(&p("mon_groups/a")), Some(FakeEntry::Dir));
+    assert_eq!(
+        fake.stat(&p("mon_groups/a/tasks")),
+        Some(FakeEntry::File { writable: true })
+    );
+    assert_eq!(
+        fake.stat(&p("size")),
+        Some(FakeEntry::File { writable: false })
+    );
+    assert_eq!(
+        fake.stat(Path::new("/proc/mounts")),
+        Some(FakeEntry::File { writable: false })
+    );
+    assert_eq!(fake.stat(&p("mon_groups/b")), None);
+    assert_eq!(fake.counters(), FakeCounters::default());
+    assert_eq!(
+        errno_of(fake.read_to_string(&p("tasks"))),
+        Some(Errno::IO),
+        "the queued fault is still there for the next real read"
+    );
+    assert_eq!(
+        errno_of(fake.write(&p("size"), b"1")),
+        Some(Errno::ACCESS),
+        "size is read-only, as in the kernel"
+    );
+}
