@@ -10,6 +10,7 @@ use crate::commands::doctor::DoctorArgs;
 use crate::commands::e2e::{E2eArgs, SuiteArgs};
 use crate::commands::fmt::FmtArgs;
 use crate::commands::image_tag::ImageTagArgs;
+use crate::commands::resctrl_standin::ResctrlStandinArgs;
 use crate::commands::run_steps::RunStepsArgs;
 use crate::commands::unit::UnitArgs;
 use crate::container::ContainerCommand;
@@ -81,10 +82,13 @@ pub enum Command {
     /// Print the image tag(s) for this CI context: pr-<N>-<sha7>, <branch>-<sha7>, or
     /// sha-<sha7> and latest on main.
     ImageTag(ImageTagArgs),
+    /// Mount a resctrl stand-in (the fake served over FUSE) at --mount DIR to try the
+    /// collector or plugin by hand, until Ctrl-C (needs root and /dev/fuse).
+    ResctrlStandin(ResctrlStandinArgs),
     /// One registered suite on its own (`cargo xtask <suite>`): its subcommand is made from
     /// the registry entry, not declared here.
     #[command(skip)]
-    Suite(&'static Suite, SuiteArgs),
+    Suite(&'static Suite, SuiteArgs, clap::ArgMatches),
     /// Run an ad-hoc plan of shell steps (for the runner's own tests of exit codes and
     /// interrupts).
     #[command(hide = true)]
@@ -98,9 +102,12 @@ impl Cli {
             .iter()
             .fold(<Cli as CommandFactory>::command(), |cli, suite| {
                 // After the arguments, whose struct doc would otherwise become the about.
-                cli.subcommand(
-                    SuiteArgs::augment_args(clap::Command::new(suite.name)).about(suite.about),
-                )
+                let command = SuiteArgs::augment_args(clap::Command::new(suite.name));
+                let command = match suite.args {
+                    Some(add) => add(command),
+                    None => command,
+                };
+                cli.subcommand(command.about(suite.about))
             })
     }
 
@@ -121,7 +128,7 @@ impl Cli {
             .and_then(|(name, sub)| Some((suites::find(name).ok()?, sub)));
         match suite {
             Some((suite, sub)) => Ok(Cli {
-                command: Command::Suite(suite, SuiteArgs::from_arg_matches(sub)?),
+                command: Command::Suite(suite, SuiteArgs::from_arg_matches(sub)?, sub.clone()),
                 globals: Globals::from_arg_matches(&matches)?,
             }),
             None => Cli::from_arg_matches(&matches),
@@ -147,7 +154,8 @@ impl Command {
             Command::Container(ContainerCommand::Base) => "container base".into(),
             Command::Container(ContainerCommand::Build(_)) => "container build".into(),
             Command::Container(ContainerCommand::Load(_)) => "container load".into(),
-            Command::Suite(suite, _) => suite.name.into(),
+            Command::ResctrlStandin(_) => "resctrl-standin".into(),
+            Command::Suite(suite, ..) => suite.name.into(),
             Command::RunSteps(_) => "run-steps".into(),
         }
     }
@@ -174,7 +182,7 @@ mod tests {
             let cli = parse(&[suite.name, "--strict", "--archive-file", "t.tar.zst"])
                 .unwrap_or_else(|err| panic!("{}: {err}", suite.name));
             match cli.command {
-                Command::Suite(parsed, args) => {
+                Command::Suite(parsed, args, _) => {
                     assert_eq!(parsed.name, suite.name);
                     assert!(args.strict.resolve(false));
                     assert_eq!(args.archive_file, Some(PathBuf::from("t.tar.zst")));
@@ -281,13 +289,19 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(
+            parse(&["resctrl-standin", "--mount", "/m"])
+                .unwrap()
+                .command,
+            Command::ResctrlStandin(_)
+        ));
+        assert!(matches!(
             parse(&["resctrl-e2e", "--no-strict"]).unwrap().command,
             Command::Suite(
                 Suite {
                     name: "resctrl-e2e",
                     ..
                 },
-                _
+                ..
             )
         ));
     }

@@ -6,6 +6,7 @@ mod commands;
 mod container;
 mod ctx;
 mod exec;
+mod kernel_matrix;
 mod level;
 mod plan;
 mod probe;
@@ -81,7 +82,8 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Ci(CiCommand::Fast) => commands::ci::fast_plan(&ctx)?,
         Command::Ci(CiCommand::All(args)) => commands::ci::all_plan(&ctx, &Host::system(), args)?,
-        Command::Suite(suite, args) => suite_plan(&ctx, suite, args)?,
+        Command::Suite(suite, args, matches) => suite_plan(&ctx, suite, args, matches)?,
+        Command::ResctrlStandin(args) => commands::resctrl_standin::plan(&ctx, args)?,
         Command::RunSteps(args) => commands::run_steps::plan(&ctx, args)?,
         Command::Container(ContainerCommand::Base) => {
             container::base::plan(&ctx, &container::engine::Engine::detect()?)?
@@ -123,8 +125,14 @@ fn in_container(cli: &Cli, ctx: &Ctx, style: Style) -> anyhow::Result<ExitCode> 
 }
 
 /// A suite's own command: the suite alone, whatever its level, still gated by capabilities.
-fn suite_plan(ctx: &Ctx, suite: &'static suites::Suite, args: &SuiteArgs) -> anyhow::Result<Plan> {
+fn suite_plan(
+    ctx: &Ctx,
+    suite: &'static suites::Suite,
+    args: &SuiteArgs,
+    matches: &clap::ArgMatches,
+) -> anyhow::Result<Plan> {
     let selection = Selection {
+        matches: Some(matches.clone()),
         suites: vec![suite],
         level: level::Level::FullLong,
         strict: args.strict.resolve(ctx.ci),

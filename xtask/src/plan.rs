@@ -83,6 +83,10 @@ pub struct Step {
     /// them still one after another). For work that does not contend: different tools,
     /// or cargo commands that only wait for each other's build lock.
     pub concurrent: Option<String>,
+    /// In a concurrent batch, a lane of its own although it belongs to a chain: it still
+    /// waits for the chain's earlier steps (and is skipped after their failure) but runs
+    /// beside its chain's other steps of the batch, e.g. one kernel of the kernel matrix.
+    pub own_lane: bool,
 }
 
 impl Step {
@@ -146,6 +150,7 @@ impl Step {
             junit: None,
             always: false,
             concurrent: None,
+            own_lane: false,
         }
     }
 
@@ -159,6 +164,13 @@ impl Step {
     /// [`Step::concurrent`]).
     pub fn concurrently(mut self, group: impl Into<String>) -> Self {
         self.concurrent = Some(group.into());
+        self
+    }
+
+    /// Runs this step beside its chain's other steps of a concurrent batch (see
+    /// [`Step::own_lane`]).
+    pub fn in_own_lane(mut self) -> Self {
+        self.own_lane = true;
         self
     }
 

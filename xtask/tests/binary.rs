@@ -212,22 +212,22 @@ fn sigint_during_a_step_that_ignores_it_still_exits_130() {
     // The task finishes normally, so no step is marked interrupted: only the request
     // itself tells that the run was cut short.
     let dir = tempfile::tempdir().expect("marker dir");
-    let ready = dir.path().join("ready");
+    let started = dir.path().join("started");
     let next = dir.path().join("next");
     let mut child = xtask(&[
         "run-steps",
-        &format!("exec:deaf-ready=touch {}", ready.display()),
-        "task:deaf-task=1.5",
+        "exec:deaf-first=true",
+        &format!("task:deaf-task=1.5,{}", started.display()),
         &format!("exec:deaf-next=touch {}", next.display()),
     ])
     .spawn()
     .expect("xtask starts");
-    wait_for(&ready, &mut child);
+    wait_for(&started, &mut child);
     signal(&child, libc::SIGINT);
     let out = child.wait_with_output().expect("xtask finishes");
     let output = text(&out);
     assert_eq!(out.status.code(), Some(130), "{output}");
-    assert_eq!(table_status(&output, "deaf-ready"), "ok");
+    assert_eq!(table_status(&output, "deaf-first"), "ok");
     assert_eq!(table_status(&output, "deaf-task"), "ok");
     assert_eq!(
         table_status(&output, "deaf-next"),
@@ -310,6 +310,7 @@ fn ci_all_is_ci_fast_then_every_suite() {
             "unit",
             "doctests",
             "nri-e2e",
+            "kernel-matrix",
             "resctrl-e2e"
         ]
     );

@@ -54,6 +54,7 @@ pub fn all_plan(ctx: &Ctx, host: &Host, args: &CiAllArgs) -> anyhow::Result<Plan
         level: args.level,
         strict: true,
         archive: None,
+        matches: None,
     };
     plan.extend(e2e::plan(ctx, host, &selection)?);
     Ok(plan)

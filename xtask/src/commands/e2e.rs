@@ -68,6 +68,8 @@ pub struct Selection<'a> {
     pub strict: bool,
     /// Run tests from this archive.
     pub archive: Option<PathBuf>,
+    /// The suite's own command line, for a single suite run as `cargo xtask <name>`.
+    pub matches: Option<clap::ArgMatches>,
 }
 
 impl Selection<'static> {
@@ -86,6 +88,7 @@ impl Selection<'static> {
             level: args.level,
             strict: args.strict.resolve(ci),
             archive: args.archive_file.clone(),
+            matches: None,
         })
     }
 }
@@ -105,6 +108,7 @@ pub fn plan(ctx: &Ctx, host: &Host, selection: &Selection<'_>) -> anyhow::Result
     let suite_ctx = SuiteCtx {
         ctx,
         archive: selection.archive.clone(),
+        matches: selection.matches.as_ref(),
     };
     let decisions: Vec<(&Suite, Decision)> = selection
         .suites
@@ -172,6 +176,7 @@ mod tests {
             level,
             strict,
             archive: None,
+            matches: None,
         };
         // Normalise what depends on the checkout and the environment.
         plan(&ctx, host, &selection)

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use xshell::cmd;
 
-use super::Ctx;
+use crate::ctx::Ctx;
 
 use crate::plan::{Plan, Step};
 

@@ -12,8 +12,9 @@ use crate::plan::{Plan, Step};
 #[derive(clap::Args, Debug, PartialEq, Eq)]
 pub struct RunStepsArgs {
     /// Steps in order: `exec:NAME=SHELL` runs `sh -c SHELL`; `cleanup:NAME=SHELL` does the
-    /// same as a cleanup step that always runs; `task:NAME=SECONDS` is an in-process task
-    /// that sleeps and never looks at interrupts.
+    /// same as a cleanup step that always runs; `task:NAME=SECONDS[,MARKER]` is an
+    /// in-process task that creates the file MARKER (if given), sleeps, and never looks at
+    /// interrupts.
     #[arg(required = true, value_name = "STEP")]
     pub steps: Vec<String>,
 }
@@ -35,14 +36,22 @@ pub fn plan(ctx: &Ctx, args: &RunStepsArgs) -> anyhow::Result<Plan> {
             "exec" => Step::exec(name, cmd!(sh, "sh -c {body}").into()),
             "cleanup" => Step::exec(name, cmd!(sh, "sh -c {body}").into()).always(),
             "task" => {
-                let seconds: f64 = body.parse().with_context(|| {
-                    format!("step `{spec}`: `{body}` is not a number of seconds")
+                let (seconds, marker) = match body.split_once(',') {
+                    Some((seconds, marker)) => (seconds, Some(std::path::PathBuf::from(marker))),
+                    None => (body, None),
+                };
+                let seconds: f64 = seconds.parse().with_context(|| {
+                    format!("step `{spec}`: `{seconds}` is not a number of seconds")
                 })?;
                 let pause = std::time::Duration::from_secs_f64(seconds);
                 Step::task(
                     name,
                     format!("sleeps {seconds} s, deaf to interrupts"),
                     move |_| {
+                        if let Some(marker) = &marker {
+                            std::fs::write(marker, "")
+                                .with_context(|| format!("creating {}", marker.display()))?;
+                        }
                         std::thread::sleep(pause);
                         Ok(())
                     },

@@ -245,7 +245,8 @@ fn batch_end(plan: &Plan, start: usize) -> usize {
 fn lanes(plan: &Plan, batch: std::ops::Range<usize>) -> Vec<Vec<usize>> {
     let mut lanes: Vec<(Option<&String>, Vec<usize>)> = Vec::new();
     for index in batch {
-        let chain = plan.steps[index].chain.as_ref();
+        let step = &plan.steps[index];
+        let chain = step.chain.as_ref().filter(|_| !step.own_lane);
         match lanes
             .iter_mut()
             .find(|(c, _)| chain.is_some() && *c == chain)
@@ -452,6 +453,48 @@ mod tests {
         let mut concurrent = recorder.concurrent.clone();
         concurrent.sort();
         assert_eq!(concurrent, ["a", "b"]);
+    }
+
+    #[test]
+    fn own_lane_steps_of_a_chain_run_side_by_side_after_the_chain_before_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let handshake = |mine: &str, theirs: &str| {
+            let (mine, theirs) = (dir.path().join(mine), dir.path().join(theirs));
+            move |_: &mut dyn StepIo| {
+                std::fs::write(&mine, "")?;
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while !theirs.exists() {
+                    anyhow::ensure!(Instant::now() < deadline, "the other lane never ran");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Ok(())
+            }
+        };
+        let mut plan = Plan::default();
+        plan.push(Step::task("build", "first", |_| Ok(())).in_chain("suite"));
+        for (mine, theirs) in [("k1", "k2"), ("k2", "k1")] {
+            plan.push(
+                Step::task(mine, "waits for the other", handshake(mine, theirs))
+                    .in_chain("suite")
+                    .concurrently("guests")
+                    .in_own_lane(),
+            );
+        }
+        let (results, _, _logs) = run_plan(&plan, Interrupt::default());
+        let statuses: Vec<&Status> = results.iter().map(|r| &r.status).collect();
+        assert_eq!(statuses, [&Status::Ok, &Status::Ok, &Status::Ok]);
+
+        let mut failing = Plan::default();
+        failing
+            .push(Step::task("build", "fails", |_| anyhow::bail!("no compiler")).in_chain("suite"));
+        failing.push(
+            Step::task("k1", "never runs", |_| Ok(()))
+                .in_chain("suite")
+                .concurrently("guests")
+                .in_own_lane(),
+        );
+        let (results, _, _logs) = run_plan(&failing, Interrupt::default());
+        assert_eq!(results[1].status, Status::Skipped("build failed".into()));
     }
 
     #[test]

@@ -96,6 +96,36 @@ impl PrivateApt {
         ]
     }
 
+    /// Takes the package lists already in the state directory as current when they were
+    /// fetched less than `age` ago, so warm runs need no network.
+    pub fn assume_fresh_within(&mut self, age: std::time::Duration) {
+        let fresh = std::fs::read_dir(self.dir.join("lists"))
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .filter(|entry| entry.file_name().to_string_lossy().contains("_Packages"))
+            .filter_map(|entry| entry.metadata().ok()?.modified().ok())
+            .any(|modified| modified.elapsed().is_ok_and(|elapsed| elapsed < age));
+        if fresh {
+            self.updated = true;
+        }
+    }
+
+    /// The packages `package`'s candidate depends on (the first of each alternative).
+    pub fn depends(&mut self, io: &mut dyn StepIo, package: &str) -> anyhow::Result<Vec<String>> {
+        self.update(io)?;
+        let sh = project::shell()?;
+        let options = self.options();
+        let show = cmd!(
+            sh,
+            "apt-cache {options...} show --no-all-versions {package}"
+        )
+        .quiet()
+        .read()
+        .with_context(|| format!("asking apt what {package} depends on"))?;
+        Ok(parse_depends(&show))
+    }
+
     /// Downloads the package lists of the suite (once per run).
     pub fn update(&mut self, io: &mut dyn StepIo) -> anyhow::Result<()> {
         if self.updated {
@@ -187,6 +217,21 @@ fn parse_candidate(policy: &str) -> Option<String> {
     })
 }
 
+/// The `Depends:` of an `apt-cache show` record: each alternative's first package name.
+fn parse_depends(show: &str) -> Vec<String> {
+    show.lines()
+        .find_map(|line| line.strip_prefix("Depends:"))
+        .map(|deps| {
+            deps.split(',')
+                .filter_map(|alternatives| {
+                    alternatives.split('|').next()?.split_whitespace().next()
+                })
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Unpacks a `.deb` into `dest` (replaced whole, so a half-extracted tree never stays).
 pub fn extract(io: &mut dyn StepIo, deb: &Path, dest: &Path) -> anyhow::Result<()> {
     let partial = super::sibling(dest, ".partial");
@@ -257,6 +302,17 @@ mod tests {
             "containerd:\n  Installed: (none)\n  Candidate: 2.1.9~ds1-1\n  Version table:\n";
         assert_eq!(parse_candidate(policy).as_deref(), Some("2.1.9~ds1-1"));
         assert_eq!(parse_candidate("x:\n  Candidate: (none)\n"), None);
+    }
+
+    #[test]
+    fn depends_lists_the_first_of_each_alternative() {
+        let show = "Package: linux-image-7.2.13+deb14-cloud-amd64\nVersion: 7.2.13-1\n\
+                    Depends: dracut | initramfs-tools (>= 0.120), linux-binary-7.2.13+deb14-cloud-amd64 (= 7.2.13-1)\n";
+        assert_eq!(
+            parse_depends(show),
+            ["dracut", "linux-binary-7.2.13+deb14-cloud-amd64"]
+        );
+        assert!(parse_depends("Package: x\n").is_empty());
     }
 
     #[test]

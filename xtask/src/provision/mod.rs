@@ -2,6 +2,7 @@
 //! cache that is kept between runs (under `target/xtask/cache`; `cargo clean` empties it).
 
 pub mod apt;
+pub mod kernels;
 pub mod nri_e2e;
 
 use std::path::{Path, PathBuf};

@@ -82,8 +82,9 @@ fn tail(text: &str, max: usize) -> &str {
     &text[start..]
 }
 
-/// XML attribute and text escaping; control characters XML cannot carry are dropped.
-fn escape(text: &str) -> String {
+/// XML attribute and text escaping for every JUnit document the runner writes; control
+/// characters XML cannot carry are dropped.
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -5,6 +5,7 @@
 //! command (`cargo xtask <name>`) is made from its entry, so adding a suite is one entry in
 //! [`registry`] plus its module.
 
+mod kernel_matrix;
 mod nri_e2e;
 mod resctrl_e2e;
 
@@ -32,6 +33,10 @@ pub struct Suite {
     /// The paths it tests, for suites of kernel-facing code: CI runs it only when one of
     /// them changed (and always on the default branch). Empty: whatever changed.
     pub paths: &'static [&'static str],
+    /// Options of its own command beyond [`SuiteArgs`](crate::commands::e2e::SuiteArgs)
+    /// (e.g. which kernels), added to `cargo xtask <name>`; the steps read them from
+    /// [`SuiteCtx::matches`], and a run through `e2e` gets their defaults.
+    pub args: Option<fn(clap::Command) -> clap::Command>,
     /// Its steps, when it runs.
     pub steps: fn(&SuiteCtx<'_>) -> anyhow::Result<Vec<Step>>,
 }
@@ -50,11 +55,13 @@ pub struct SuiteCtx<'a> {
     pub ctx: &'a Ctx,
     /// Run tests from this nextest archive instead of building them.
     pub archive: Option<PathBuf>,
+    /// The suite's own command line, when it was run as `cargo xtask <name>`.
+    pub matches: Option<&'a clap::ArgMatches>,
 }
 
 /// Every registered suite, cheapest level first.
 pub fn registry() -> &'static [Suite] {
-    static SUITES: &[Suite] = &[nri_e2e::SUITE, resctrl_e2e::SUITE];
+    static SUITES: &[Suite] = &[nri_e2e::SUITE, kernel_matrix::SUITE, resctrl_e2e::SUITE];
     SUITES
 }
 

@@ -22,6 +22,7 @@ pub const SUITE: Suite = Suite {
     needs: &[Capability::Root, Capability::Cgroups],
     duration: Duration::Short,
     paths: &[],
+    args: None,
     steps,
 };
 

@@ -19,6 +19,7 @@ pub const SUITE: Suite = Suite {
     needs: &[Capability::Root, Capability::ResctrlMonitoring],
     duration: Duration::Short,
     paths: &["crates/resctrl/", "xtask/src/suites/resctrl_e2e.rs"],
+    args: None,
     steps,
 };
 
