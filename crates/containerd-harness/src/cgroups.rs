@@ -88,19 +88,18 @@ pub fn threads_of_pid_cgroup(
         .filter_map(|h| memberships.iter().find(|m| h.holds(m)).map(|m| (h, m)))
         .collect();
     candidates.sort_by_key(|(h, _)| rank(h));
-    let (hierarchy, membership) = candidates.first().ok_or_else(|| {
-        Error::Invalid(format!(
-            "no mounted cgroup hierarchy matches /proc/{pid}/cgroup:\n{text}"
-        ))
+    let (hierarchy, membership) = candidates.first().ok_or_else(|| Error::NoCgroupHierarchy {
+        pid,
+        proc_cgroup: text.clone(),
     })?;
-    let cgroup = hierarchy.dir_of(&membership.path).ok_or_else(|| {
-        Error::Invalid(format!(
-            "cgroup {} of pid {pid} is outside the mount {} (root {})",
-            membership.path,
-            hierarchy.mount_point.display(),
-            hierarchy.root.display()
-        ))
-    })?;
+    let cgroup = hierarchy
+        .dir_of(&membership.path)
+        .ok_or_else(|| Error::CgroupOutsideMount {
+            pid,
+            cgroup: membership.path.clone(),
+            mount_point: hierarchy.mount_point.clone(),
+            root: hierarchy.root.clone(),
+        })?;
     let file = cgroup.join(hierarchy.threads_file());
     let list = std::fs::read_to_string(&file)
         .map_err(crate::error::io_err(format!("reading {}", file.display())))?;

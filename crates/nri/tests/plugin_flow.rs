@@ -552,6 +552,28 @@ async fn without_reconnect_a_missing_socket_is_an_error() {
 }
 
 #[tokio::test]
+async fn a_missing_socket_renders_the_os_message_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plugin, seen) = Recorder::new(EventMask::NRI_V0_8);
+    let running = start(
+        plugin,
+        seen,
+        plugin_config(dir.path().join("absent.sock")).with_reconnect(None),
+    );
+    let err = running
+        .finished()
+        .await
+        .expect_err("no socket to connect to");
+    let text = cause_chain::render(&err);
+    assert_eq!(
+        text.matches("No such file or directory").count(),
+        1,
+        "{text}"
+    );
+    assert!(text.contains("absent.sock"), "{text}");
+}
+
+#[tokio::test]
 async fn runtime_launched_plugin_uses_the_inherited_socket() {
     let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
     let fd = ours.into_raw_fd();
