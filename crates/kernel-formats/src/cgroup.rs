@@ -353,13 +353,8 @@ mod tests {
 
     #[test]
     fn a_pure_v2_mount_table_is_v2_and_none_is_not_mounted() {
-        let fx = tempfile::tempdir().expect("fixture dir");
-        std::fs::create_dir_all(fx.path().join("proc")).expect("fixture proc");
-        std::fs::write(
-            fx.path().join("proc/mounts"),
-            "cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n",
-        )
-        .expect("fixture mounts");
+        let fx =
+            crate::fixture::files(&[("/proc/mounts", "cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n")]);
         assert_eq!(
             layout(&HostRoot::at(fx.path())),
             CgroupLayout::V2 {
@@ -375,15 +370,10 @@ mod tests {
         );
     }
 
-    /// Writes empty `files` under a fresh directory.
+    /// Empty `files` under a fresh directory.
     fn tree(files: &[&str]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().expect("fixture dir");
-        for rel in files {
-            let path = dir.path().join(rel);
-            std::fs::create_dir_all(path.parent().expect("a parent")).expect("fixture dirs");
-            std::fs::write(&path, "").expect("fixture file");
-        }
-        dir
+        let empty: Vec<(&str, &str)> = files.iter().map(|f| (*f, "")).collect();
+        crate::fixture::files(&empty)
     }
 
     #[test]

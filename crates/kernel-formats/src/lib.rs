@@ -34,6 +34,8 @@
 
 mod cgroup;
 mod escape;
+#[cfg(test)]
+mod fixture;
 mod mountinfo;
 mod mounts;
 mod proc_cgroup;

@@ -75,18 +75,13 @@ mod tests {
 
     #[test]
     fn the_tables_are_read_from_under_the_root() {
-        let dir = tempfile::tempdir().expect("fixture dir");
-        std::fs::create_dir_all(dir.path().join("proc/self")).expect("fixture proc");
-        std::fs::write(
-            dir.path().join("proc/mounts"),
-            "cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n",
-        )
-        .expect("fixture mounts");
-        std::fs::write(
-            dir.path().join("proc/self/mountinfo"),
-            "1 0 0:1 /sub /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
-        )
-        .expect("fixture mountinfo");
+        let dir = crate::fixture::files(&[
+            ("/proc/mounts", "cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n"),
+            (
+                "/proc/self/mountinfo",
+                "1 0 0:1 /sub /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+            ),
+        ]);
         let root = HostRoot::at(dir.path());
         let mounts = root.mounts().expect("mounts readable");
         assert_eq!(mounts[0].fstype, "cgroup2");
