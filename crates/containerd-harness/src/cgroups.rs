@@ -4,14 +4,19 @@
 //! harness's own subtree in every hierarchy (cgroupfs driver: a container's cgroup is
 //! `<cgroup_parent>/<container id>`). containerd leaves pod-level directories behind, so
 //! teardown removes the run's subtree depth-first in each hierarchy. Works on cgroup v1,
-//! hybrid (v1 + `unified`) and pure v2 hosts: hierarchies come from the mount table.
+//! hybrid (v1 + `unified`) and pure v2 hosts: hierarchies come from the mount table, read
+//! by `kernel-formats`.
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use kernel_formats::{
+    CgroupMembership, CgroupVersion, Hierarchy, HostRoot, hierarchies, parse_proc_cgroup,
+};
+
 use crate::error::{Error, Result};
-use crate::procfs::{CgroupMembership, MountEntry, Proc, parse_mountinfo, parse_proc_cgroup};
+use crate::procfs::Proc;
 
 /// The harness's top-level cgroup directory name, in every hierarchy.
 pub const CGROUP_TOP: &str = "nri-e2e";
@@ -21,99 +26,12 @@ pub fn run_subtree(run_name: &str) -> String {
     format!("/{CGROUP_TOP}/{run_name}")
 }
 
-/// cgroup v1 or v2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CgroupVersion {
-    /// A v1 hierarchy with its own controllers (or a named one such as `name=systemd`).
-    V1,
-    /// The unified hierarchy.
-    V2,
-}
-
-/// One mounted cgroup hierarchy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hierarchy {
-    /// v1 or v2.
-    pub version: CgroupVersion,
-    /// Where it is mounted.
-    pub mount_point: PathBuf,
-    /// The cgroup mounted there (normally `/`).
-    pub root: String,
-    /// v1 controllers, including `name=...`; empty for v2.
-    pub controllers: Vec<String>,
-}
-
-impl Hierarchy {
-    /// The directory of cgroup `path` (as written in `/proc/<pid>/cgroup`), if this mount
-    /// shows it.
-    pub fn dir_of(&self, path: &str) -> Option<PathBuf> {
-        let path = Path::new(path);
-        let relative = path.strip_prefix(&self.root).ok()?;
-        Some(self.mount_point.join(relative))
-    }
-
-    /// The file listing every thread id of a cgroup.
-    pub fn threads_file(&self) -> &'static str {
-        match self.version {
-            CgroupVersion::V1 => "tasks",
-            CgroupVersion::V2 => "cgroup.threads",
-        }
-    }
-
-    fn holds(&self, membership: &CgroupMembership) -> bool {
-        match self.version {
-            CgroupVersion::V2 => membership.hierarchy_id == 0 && membership.controllers.is_empty(),
-            CgroupVersion::V1 => {
-                !membership.controllers.is_empty()
-                    && membership
-                        .controllers
-                        .iter()
-                        .all(|c| self.controllers.contains(c))
-            }
-        }
-    }
-}
-
-/// The cgroup hierarchies in a mount table, one per file system (bind mounts of the same
-/// hierarchy are skipped).
-pub fn hierarchies(mounts: &[MountEntry]) -> Vec<Hierarchy> {
-    let mut seen = Vec::new();
-    let mut out = Vec::new();
-    for mount in mounts {
-        let version = match mount.fs_type.as_str() {
-            "cgroup" => CgroupVersion::V1,
-            "cgroup2" => CgroupVersion::V2,
-            _ => continue,
-        };
-        if seen.contains(&mount.device) {
-            continue;
-        }
-        seen.push(mount.device.clone());
-        let controllers = match version {
-            CgroupVersion::V2 => Vec::new(),
-            CgroupVersion::V1 => mount
-                .super_options
-                .split(',')
-                .filter(|o| !matches!(*o, "rw" | "ro" | "") && !o.starts_with("release_agent"))
-                .map(String::from)
-                .collect(),
-        };
-        out.push(Hierarchy {
-            version,
-            mount_point: mount.mount_point.clone(),
-            root: mount.root.clone(),
-            controllers,
-        });
-    }
-    out
-}
-
 /// The hierarchies mounted in this process's mount namespace.
 pub fn system_hierarchies() -> Result<Vec<Hierarchy>> {
-    let text = Proc::system()
+    let mounts = HostRoot::system()
         .mountinfo()
         .map_err(crate::error::io_err("reading /proc/self/mountinfo"))?;
-    Ok(hierarchies(&parse_mountinfo(&text)))
+    Ok(hierarchies(&mounts))
 }
 
 /// Directories of cgroup `path` that exist, one per hierarchy that shows it.
@@ -170,19 +88,18 @@ pub fn threads_of_pid_cgroup(
         .filter_map(|h| memberships.iter().find(|m| h.holds(m)).map(|m| (h, m)))
         .collect();
     candidates.sort_by_key(|(h, _)| rank(h));
-    let (hierarchy, membership) = candidates.first().ok_or_else(|| {
-        Error::Invalid(format!(
-            "no mounted cgroup hierarchy matches /proc/{pid}/cgroup:\n{text}"
-        ))
+    let (hierarchy, membership) = candidates.first().ok_or_else(|| Error::NoCgroupHierarchy {
+        pid,
+        proc_cgroup: text.clone(),
     })?;
-    let cgroup = hierarchy.dir_of(&membership.path).ok_or_else(|| {
-        Error::Invalid(format!(
-            "cgroup {} of pid {pid} is outside the mount {} (root {})",
-            membership.path,
-            hierarchy.mount_point.display(),
-            hierarchy.root
-        ))
-    })?;
+    let cgroup = hierarchy
+        .dir_of(&membership.path)
+        .ok_or_else(|| Error::CgroupOutsideMount {
+            pid,
+            cgroup: membership.path.clone(),
+            mount_point: hierarchy.mount_point.clone(),
+            root: hierarchy.root.clone(),
+        })?;
     let file = cgroup.join(hierarchy.threads_file());
     let list = std::fs::read_to_string(&file)
         .map_err(crate::error::io_err(format!("reading {}", file.display())))?;
@@ -267,45 +184,7 @@ fn ebusy() -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const HYBRID: &str = "\
-31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
-35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
-40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
-41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
-99 31 0:32 / /mnt/memory-again rw,relatime - cgroup cgroup rw,memory
-";
-
-    #[test]
-    fn hierarchies_from_a_hybrid_mount_table() {
-        let hs = hierarchies(&parse_mountinfo(HYBRID));
-        assert_eq!(hs.len(), 4, "{hs:?}");
-        assert_eq!(hs[0].controllers, ["cpu"]);
-        assert_eq!(hs[2].controllers, ["name=systemd"]);
-        assert_eq!(hs[3].version, CgroupVersion::V2);
-        assert_eq!(hs[3].threads_file(), "cgroup.threads");
-        assert_eq!(hs[0].threads_file(), "tasks");
-        assert_eq!(
-            hs[1].dir_of("/nri-e2e/r/pod1/c1"),
-            Some(PathBuf::from("/sys/fs/cgroup/memory/nri-e2e/r/pod1/c1"))
-        );
-    }
-
-    #[test]
-    fn dir_of_respects_a_mount_root() {
-        let h = Hierarchy {
-            version: CgroupVersion::V2,
-            mount_point: "/sys/fs/cgroup".into(),
-            root: "/kubepods".into(),
-            controllers: vec![],
-        };
-        assert_eq!(
-            h.dir_of("/kubepods/pod1"),
-            Some(PathBuf::from("/sys/fs/cgroup/pod1"))
-        );
-        assert_eq!(h.dir_of("/elsewhere"), None);
-    }
+    use kernel_formats::parse_mountinfo;
 
     #[test]
     fn subtree_membership_is_component_wise() {

@@ -96,11 +96,11 @@ impl Layout {
         for socket in [self.ttrpc_socket(), self.grpc_socket(), self.nri_socket()] {
             let len = socket.as_os_str().len();
             if len > MAX_SOCKET_PATH {
-                return Err(Error::Invalid(format!(
-                    "socket path {} is {len} bytes, longer than the {MAX_SOCKET_PATH} a Unix \
-                     socket allows; use a shorter run directory",
-                    socket.display()
-                )));
+                return Err(Error::SocketPathTooLong {
+                    socket,
+                    len,
+                    max: MAX_SOCKET_PATH,
+                });
             }
         }
         Ok(())
@@ -236,9 +236,9 @@ pub fn toml_string(s: &str) -> String {
 }
 
 fn toml_path(path: &Path) -> Result<String> {
-    let s = path
-        .to_str()
-        .ok_or_else(|| Error::Invalid(format!("path {} is not valid UTF-8", path.display())))?;
+    let s = path.to_str().ok_or_else(|| Error::NonUtf8Path {
+        path: path.to_path_buf(),
+    })?;
     Ok(toml_string(s))
 }
 

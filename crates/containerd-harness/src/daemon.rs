@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use crate::assets::Assets;
 use crate::config::Layout;
 use crate::error::{Error, Result, io_err};
-use crate::teardown::Stopped;
 
 /// How long one `ctr` or busybox invocation may take.
 const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -123,10 +122,9 @@ pub(crate) async fn busybox_applets(busybox: &Path) -> Result<Vec<String>> {
         .map(String::from)
         .collect();
     if !applets.iter().any(|a| a == "sh") {
-        return Err(Error::Invalid(format!(
-            "{} --list shows no `sh` applet",
-            busybox.display()
-        )));
+        return Err(Error::BusyboxWithoutShell {
+            busybox: busybox.to_path_buf(),
+        });
     }
     Ok(applets)
 }
@@ -191,6 +189,17 @@ async fn run(mut command: tokio::process::Command, timeout: Duration) -> Result<
         });
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// How containerd itself ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// It was not running (it had exited, or this is a crash cleanup and none was found).
+    NotRunning,
+    /// It exited after SIGTERM.
+    Terminated,
+    /// It ignored SIGTERM for the grace period and was killed.
+    Killed,
 }
 
 /// Stops our containerd child: SIGTERM, then SIGKILL after `grace`; always reaps it.

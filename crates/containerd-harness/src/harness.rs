@@ -5,6 +5,8 @@ use std::process::Child;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use cause_chain::Chain;
+
 use crate::assets::Assets;
 use crate::cgroups::run_subtree;
 use crate::config::{ConfigParams, Layout, render};
@@ -79,10 +81,7 @@ impl Containerd {
         let started = Instant::now();
         // containerd would fail later and only say why in its log.
         if !rustix::process::geteuid().is_root() {
-            return Err(Error::Invalid(
-                "the containerd harness needs root (containerd mounts, creates cgroups and runs runc)"
-                    .into(),
-            ));
+            return Err(Error::NotRoot);
         }
         let dir = allocate_dir(&assets.run_dir)?;
         // Torn down if start fails, panics or is cancelled part-way.
@@ -92,10 +91,7 @@ impl Containerd {
             grace: options.stop_grace,
         };
         let cri = start_in(assets, &options, &dir, &mut guard.child).await?;
-        let child = guard
-            .child
-            .take()
-            .ok_or_else(|| Error::Invalid("containerd was not started".into()))?;
+        let child = guard.child.take().ok_or(Error::NotRunning)?;
         guard.dir = None;
         let run_name = dir
             .file_name()
@@ -188,15 +184,14 @@ impl Containerd {
     /// cgroup and the private directory, and checks for leaks. Anything left behind, or
     /// any failed step, is an [`Error::Teardown`] carrying the report.
     pub async fn shutdown(mut self) -> Result<TeardownReport> {
-        let running = self
-            .inner
-            .take()
-            .ok_or_else(|| Error::Invalid("already shut down".into()))?;
+        let running = self.inner.take().ok_or(Error::NotRunning)?;
         let report = running.teardown().await;
         if report.is_clean() {
             Ok(report)
         } else {
-            Err(Error::Teardown(Box::new(report)))
+            Err(Error::Teardown {
+                report: report.to_string(),
+            })
         }
     }
 }
@@ -230,7 +225,9 @@ impl Running {
             Ok(report) => report,
             Err(e) => {
                 let mut report = TeardownReport::new_for(layout.dir());
-                report.errors.push(format!("teardown task failed: {e}"));
+                report
+                    .errors
+                    .push(format!("teardown task failed: {}", Chain(&e)));
                 report
             }
         };
@@ -326,10 +323,10 @@ async fn start_in(
     let names = daemon::image_names(assets, &layout).await?;
     for image in &archive.images {
         if !names.contains(&image.name) {
-            return Err(Error::Invalid(format!(
-                "image {} missing after import; containerd has: {names:?}",
-                image.name
-            )));
+            return Err(Error::ImageMissing {
+                image: image.name.clone(),
+                present: names,
+            });
         }
     }
 

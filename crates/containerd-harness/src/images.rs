@@ -99,6 +99,13 @@ pub struct ImageArchive {
     /// The images it contains, in index order.
     pub images: Vec<BuiltImage>,
     /// The layer all of them share.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the tests check the manifests against it; import needs only the bytes"
+        )
+    )]
     pub layer: Blob,
 }
 
@@ -258,7 +265,10 @@ fn oci_architecture() -> &'static str {
 }
 
 fn to_json(value: &Value) -> Result<Vec<u8>> {
-    serde_json::to_vec(value).map_err(|e| Error::Invalid(format!("serializing image JSON: {e}")))
+    serde_json::to_vec(value).map_err(|source| Error::Json {
+        what: "the image metadata",
+        source,
+    })
 }
 
 /// A header with fixed owner and time, so the same inputs give the same digests.

@@ -10,10 +10,10 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::cgroups::{Hierarchy, existing_dirs, hierarchies, in_subtree, run_subtree};
-use crate::procfs::{
-    MountEntry, Proc, ProcessInfo, mounts_under, parse_mountinfo, references_path,
-};
+use kernel_formats::{Hierarchy, MountInfo, hierarchies, parse_mountinfo};
+
+use crate::cgroups::{existing_dirs, in_subtree, run_subtree};
+use crate::procfs::{Proc, ProcessInfo, mounts_under, references_path};
 
 /// A process found alive that belongs to a private containerd.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,7 +110,7 @@ pub fn run_name_of(private_dir: &Path) -> Option<&str> {
 #[derive(Debug, Clone)]
 pub struct HostView {
     proc: Proc,
-    mounts: Vec<MountEntry>,
+    mounts: Vec<MountInfo>,
     hierarchies: Vec<Hierarchy>,
 }
 

@@ -8,7 +8,7 @@
 //! [`cleanup_run_dir`].
 //!
 //! No registry is used: the sandbox ("pause") image and the workload image are built in
-//! Rust from a static busybox binary and imported with `ctr` (see [`images`]).
+//! Rust from a static busybox binary and imported with `ctr` (`images.rs`).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -45,21 +45,32 @@
 
 #![warn(missing_docs)]
 
-pub mod assets;
-pub mod cgroups;
-pub mod config;
-pub mod cri;
+mod assets;
+mod cgroups;
+mod config;
+mod cri;
 mod daemon;
 mod error;
-pub mod harness;
-pub mod images;
-pub mod leaks;
-pub mod procfs;
-pub mod teardown;
+mod harness;
+mod images;
+mod leaks;
+mod procfs;
+mod teardown;
 
-pub use assets::Assets;
-pub use cri::{ContainerId, Cri, CriClient, PodId};
+pub use assets::{
+    Assets, CONTAINERD_BINARIES, ENV_BUSYBOX, ENV_CONTAINERD_DIR, ENV_RUN_DIR, ENV_RUNC,
+};
+pub use cgroups::{CGROUP_TOP, CgroupThreads};
+pub use config::Layout;
+pub use cri::types as cri_types;
+pub use cri::{
+    ContainerId, Cri, CriClient, IMAGE_SERVICE, PodId, RUN_LABEL, RUNTIME_SERVICE, RemoveAllOutcome,
+};
+pub use daemon::Stopped;
 pub use error::{Error, Result};
 pub use harness::{Containerd, Options};
-pub use leaks::{Leaks, leak_check};
-pub use teardown::{TeardownReport, cleanup_private_dir, cleanup_run_dir};
+pub use images::{BUSYBOX_IMAGE, PAUSE_IMAGE};
+pub use leaks::{LeakedProcess, Leaks, leak_check};
+pub use teardown::{
+    PRIVATE_DIR_PREFIX, SHIM_SOCKET_DIR, TeardownReport, cleanup_private_dir, cleanup_run_dir,
+};

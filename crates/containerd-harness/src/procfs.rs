@@ -1,10 +1,13 @@
-//! Reading `/proc`: processes (command line, cgroups, state) and the mount table.
+//! Reading `/proc`: processes (command line, cgroups, state) and the mounts below a
+//! directory (the mountinfo parser is `kernel-formats`'s).
 //!
 //! The root is a parameter so that teardown and leak logic can be tested on fixture
 //! directories; [`Proc::system`] reads the real `/proc`.
 
 use std::io;
 use std::path::{Path, PathBuf};
+
+use kernel_formats::MountInfo;
 
 /// A `/proc`-like directory.
 #[derive(Debug, Clone)]
@@ -138,46 +141,8 @@ fn is_path_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/')
 }
 
-/// One line of `/proc/<pid>/mountinfo`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MountEntry {
-    /// Major:minor of the file system (one per cgroup hierarchy).
-    pub device: String,
-    /// The root of the mount within its file system.
-    pub root: String,
-    /// Where it is mounted.
-    pub mount_point: PathBuf,
-    /// File-system type (`cgroup`, `cgroup2`, `overlay`, ...).
-    pub fs_type: String,
-    /// Per-superblock options (for cgroup v1: the controllers, e.g. `rw,cpu`).
-    pub super_options: String,
-}
-
-/// Parses mountinfo text; malformed lines are skipped.
-pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
-    text.lines().filter_map(parse_mountinfo_line).collect()
-}
-
-fn parse_mountinfo_line(line: &str) -> Option<MountEntry> {
-    let fields: Vec<&str> = line.split(' ').collect();
-    // id parent major:minor root mount-point options [optional...] - fstype source super
-    let separator = fields.iter().skip(6).position(|f| *f == "-")? + 6;
-    let fs_type = fields.get(separator + 1)?;
-    let super_options = fields.get(separator + 3).copied().unwrap_or("");
-    Some(MountEntry {
-        device: (*fields.get(2)?).to_string(),
-        // The kernel writes spaces, tabs, newlines and backslashes as `\ooo`.
-        root: resctrl::unescape(fields.get(3)?)
-            .to_string_lossy()
-            .into_owned(),
-        mount_point: PathBuf::from(resctrl::unescape(fields.get(4)?)),
-        fs_type: (*fs_type).to_string(),
-        super_options: super_options.to_string(),
-    })
-}
-
 /// Mount points at or below `dir`, deepest first (the order to unmount them in).
-pub fn mounts_under(entries: &[MountEntry], dir: &Path) -> Vec<PathBuf> {
+pub fn mounts_under(entries: &[MountInfo], dir: &Path) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = entries
         .iter()
         .filter(|m| m.mount_point.starts_with(dir))
@@ -188,39 +153,6 @@ pub fn mounts_under(entries: &[MountEntry], dir: &Path) -> Vec<PathBuf> {
     found.reverse();
     found.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     found
-}
-
-/// One line of `/proc/<pid>/cgroup`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CgroupMembership {
-    /// Hierarchy id (0 for cgroup v2).
-    pub hierarchy_id: u32,
-    /// Controllers (cgroup v1), including `name=...` for named hierarchies; empty for v2.
-    pub controllers: Vec<String>,
-    /// The cgroup path relative to the hierarchy's root.
-    pub path: String,
-}
-
-/// Parses `/proc/<pid>/cgroup`; malformed lines are skipped.
-pub fn parse_proc_cgroup(text: &str) -> Vec<CgroupMembership> {
-    text.lines()
-        .filter_map(|line| {
-            let mut parts = line.splitn(3, ':');
-            let hierarchy_id = parts.next()?.parse().ok()?;
-            let controllers = parts.next()?;
-            let path = parts.next()?.to_string();
-            let controllers = controllers
-                .split(',')
-                .filter(|c| !c.is_empty())
-                .map(String::from)
-                .collect();
-            Some(CgroupMembership {
-                hierarchy_id,
-                controllers,
-                path,
-            })
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -272,30 +204,6 @@ mod tests {
     }
 
     #[test]
-    fn mountinfo_parses_escapes_and_optional_fields() {
-        let text = "\
-41 31 0:38 / /sys/fs/cgroup/unified rw,relatime shared:9 - cgroup2 cgroup2 rw
-32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
-900 27 0:90 / /run/e2e/ctrd\\0401/state/rootfs rw master:1 shared:2 - overlay overlay rw,lowerdir=/a
-bogus line
-";
-        let entries = parse_mountinfo(text);
-        assert_eq!(entries.len(), 3);
-        assert_eq!(entries[0].fs_type, "cgroup2");
-        assert_eq!(entries[0].device, "0:38");
-        assert_eq!(entries[1].super_options, "rw,cpu");
-        assert_eq!(
-            entries[2].mount_point,
-            Path::new("/run/e2e/ctrd 1/state/rootfs")
-        );
-        assert_eq!(entries[2].fs_type, "overlay");
-        // Escaped backslash and tab in a root; a cut-short escape stays as it is.
-        let odd = parse_mountinfo("1 2 0:1 /a\\134b\\011 /trailing\\04 rw - tmpfs tmpfs rw\n");
-        assert_eq!(odd[0].root, "/a\\b\t");
-        assert_eq!(odd[0].mount_point, Path::new("/trailing\\04"));
-    }
-
-    #[test]
     fn mounts_under_orders_children_first_and_stays_inside() {
         let text = "\
 1 0 0:1 / /run/e2e/ctrd-1-0/state rw - tmpfs tmpfs rw
@@ -304,7 +212,10 @@ bogus line
 4 0 0:4 / /run/e2e/ctrd-1-01/x rw - tmpfs tmpfs rw
 5 0 0:5 / /run rw - tmpfs tmpfs rw
 ";
-        let found = mounts_under(&parse_mountinfo(text), Path::new("/run/e2e/ctrd-1-0"));
+        let found = mounts_under(
+            &kernel_formats::parse_mountinfo(text),
+            Path::new("/run/e2e/ctrd-1-0"),
+        );
         assert_eq!(
             found,
             [
@@ -314,18 +225,6 @@ bogus line
             ]
             .map(PathBuf::from)
         );
-    }
-
-    #[test]
-    fn proc_cgroup_parses_v1_and_v2() {
-        let text = "9:name=systemd:/\n4:cpu,cpuacct:/nri-e2e/r/pod1/abc\n0::/nri-e2e/r/pod1/abc\n";
-        let lines = parse_proc_cgroup(text);
-        assert_eq!(lines.len(), 3);
-        assert_eq!(lines[0].controllers, ["name=systemd"]);
-        assert_eq!(lines[1].controllers, ["cpu", "cpuacct"]);
-        assert_eq!(lines[2].hierarchy_id, 0);
-        assert!(lines[2].controllers.is_empty());
-        assert_eq!(lines[2].path, "/nri-e2e/r/pod1/abc");
     }
 
     #[test]

@@ -25,11 +25,13 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
+use cause_chain::Chain;
 use sha2::{Digest, Sha256};
 
 use crate::cgroups::{CGROUP_TOP, existing_dirs, remove_tree};
 use crate::config::Layout;
 use crate::cri::{Cri, CriClient, RemoveAllOutcome};
+use crate::daemon::{self, Stopped};
 use crate::error::{Error, Result, io_err};
 use crate::leaks::{HostView, LeakedProcess, Leaks};
 use crate::procfs::ProcessInfo;
@@ -42,17 +44,6 @@ pub const SHIM_SOCKET_DIR: &str = "/run/containerd/s";
 
 /// How long killed processes and busy cgroups get to go away.
 const SETTLE: Duration = Duration::from_secs(5);
-
-/// How containerd itself ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stopped {
-    /// It was not running (it had exited, or this is a crash cleanup and none was found).
-    NotRunning,
-    /// It exited after SIGTERM.
-    Terminated,
-    /// It ignored SIGTERM for the grace period and was killed.
-    Killed,
-}
 
 /// What teardown did and what it could not undo.
 #[derive(Debug, Clone)]
@@ -190,7 +181,14 @@ pub fn cleanup_run_dir(run_dir: &Path) -> Result<Vec<TeardownReport>> {
     if reports.iter().all(TeardownReport::is_clean) {
         Ok(reports)
     } else {
-        Err(Error::CleanupIncomplete(reports))
+        Err(Error::CleanupIncomplete {
+            reports: reports
+                .iter()
+                .filter(|r| !r.is_clean())
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        })
     }
 }
 
@@ -290,10 +288,12 @@ pub(crate) fn teardown_host(
     };
 
     report.containerd = match child {
-        Some(child) => match crate::daemon::stop(child, grace) {
+        Some(child) => match daemon::stop(child, grace) {
             Ok(stopped) => stopped,
             Err(e) => {
-                report.errors.push(format!("stopping containerd: {e}"));
+                report
+                    .errors
+                    .push(format!("stopping containerd: {}", Chain(&e)));
                 Stopped::NotRunning
             }
         },

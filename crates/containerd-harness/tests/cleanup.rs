@@ -3,7 +3,7 @@
 //! nri-e2e` runs it in an always-run step (after failures and Ctrl-C too), so it runs the
 //! same way from a source build or from a nextest archive.
 
-use containerd_harness::assets::ENV_RUN_DIR;
+use containerd_harness::ENV_RUN_DIR;
 
 #[test]
 #[ignore = "cleans leftovers of the nri-e2e suite; run by `cargo xtask nri-e2e`"]
@@ -14,8 +14,9 @@ fn cleanup_leftovers_of_the_suite() {
     let reports = containerd_harness::cleanup_run_dir(std::path::Path::new(&run_dir))
         .unwrap_or_else(|e| {
             panic!(
-                "leftovers under {} could not all be removed: {e}",
-                run_dir.to_string_lossy()
+                "leftovers under {} could not all be removed: {}",
+                run_dir.to_string_lossy(),
+                cause_chain::Chain(&e)
             )
         });
     for report in &reports {

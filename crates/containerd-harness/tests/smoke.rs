@@ -5,7 +5,7 @@
 use std::os::unix::fs::FileTypeExt;
 use std::time::{Duration, Instant};
 
-use containerd_harness::cri::types::ContainerState;
+use containerd_harness::cri_types::ContainerState;
 use containerd_harness::{Assets, Containerd, Options, cleanup_private_dir, leak_check};
 
 /// How long a workload's processes may take to appear in its cgroup.
@@ -14,7 +14,10 @@ const WAIT: Duration = Duration::from_secs(10);
 fn assets() -> Assets {
     match Assets::from_env() {
         Ok(assets) => assets,
-        Err(e) => panic!("cannot run the containerd end-to-end tests: {e}"),
+        Err(e) => panic!(
+            "cannot run the containerd end-to-end tests: {}",
+            cause_chain::Chain(&e)
+        ),
     }
 }
 

@@ -100,7 +100,7 @@ impl PluginError {
     /// The message followed by those of its sources, `: `-separated, for logs (each
     /// message leaves its cause to the source, so `Display` alone omits it).
     pub fn display_chain(&self) -> String {
-        display_chain(self)
+        cause_chain::render(self)
     }
 
     /// True when resctrl ran out of monitoring IDs: retrying after groups are removed may
@@ -108,19 +108,6 @@ impl PluginError {
     pub fn is_capacity(&self) -> bool {
         matches!(self, PluginError::Resctrl(e) if e.is_capacity())
     }
-}
-
-/// An error's message followed by those of its sources, `: `-separated: this crate's
-/// errors leave their cause to `source`, so `Display` alone omits it.
-pub(crate) fn display_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
@@ -137,6 +124,26 @@ mod tests {
             err.display_chain(),
             "cannot list the threads of container c1: cgroup vanished"
         );
+    }
+
+    #[test]
+    fn a_missing_cgroup_file_renders_the_os_message_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let gone = dir.path().join("gone");
+        let source = crate::CgroupPidSource::v2(dir.path())
+            .threads_in(&gone)
+            .expect_err("no such cgroup");
+        let err = PluginError::PidSource {
+            container_id: "c1".into(),
+            source,
+        };
+        let text = err.display_chain();
+        assert_eq!(
+            text.matches("No such file or directory").count(),
+            1,
+            "{text}"
+        );
+        assert!(text.contains("gone/cgroup.threads"), "{text}");
     }
 
     #[test]

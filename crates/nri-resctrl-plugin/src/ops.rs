@@ -72,7 +72,10 @@ impl<P: FsProvider, S: PidSource> ResctrlPlugin<P, S> {
     /// group's members. The outer error is about the pod (no group, or the group
     /// vanished, which marks it `Failed` for a retry to recreate); the inner results are
     /// per container.
-    #[allow(clippy::type_complexity)]
+    #[expect(
+        clippy::type_complexity,
+        reason = "one outer result for the pod, one inner result per container; a named type would hide that"
+    )]
     pub(crate) fn place_in_pod(
         &mut self,
         uid: &str,

@@ -98,7 +98,7 @@ fn accept(validation: Result<(), PluginError>, invalid: &mut usize) -> bool {
     match validation {
         Ok(()) => true,
         Err(e) => {
-            tracing::warn!(error = %e, "skipping invalid input");
+            tracing::warn!(error = %e.display_chain(), "skipping invalid input");
             *invalid += 1;
             false
         }

@@ -2,6 +2,7 @@
 //! thread ids, and both ways runtimes deliver events (containerd 2.1's `StateChange`,
 //! newer runtimes' per-event methods).
 
+use cause_chain::Chain;
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::io;
@@ -302,7 +303,7 @@ async fn send(
 ) -> Delivery {
     within(event.name(), conn.event(event, pod, container))
         .await
-        .unwrap_or_else(|e| panic!("{event}: {e}"))
+        .unwrap_or_else(|e| panic!("{event}: {}", Chain(&e)))
 }
 
 // --- tests ---

@@ -9,6 +9,7 @@
 
 mod e2e;
 
+use cause_chain::Chain;
 use std::time::{Duration, Instant};
 
 use containerd_harness::ContainerId;
@@ -225,8 +226,8 @@ async fn plugin_restart_while_pods_run_cleans_up_and_reconciles_again() {
 async fn remove_container(cri: &containerd_harness::Cri, id: &ContainerId) {
     cri.stop_container(id, Duration::ZERO)
         .await
-        .unwrap_or_else(|e| panic!("StopContainer {id}: {e}"));
+        .unwrap_or_else(|e| panic!("StopContainer {id}: {}", Chain(&e)));
     cri.remove_container(id)
         .await
-        .unwrap_or_else(|e| panic!("RemoveContainer {id}: {e}"));
+        .unwrap_or_else(|e| panic!("RemoveContainer {id}: {}", Chain(&e)));
 }

@@ -39,7 +39,7 @@ pub enum MuxError {
         got: usize,
     },
     /// Reading from or writing to the underlying stream failed.
-    #[error("I/O error on the multiplexed connection: {0}")]
+    #[error("I/O error on the multiplexed connection")]
     Io(#[source] Arc<io::Error>),
     /// The peer closed the stream (at a frame boundary).
     #[error("the peer closed the connection")]
@@ -92,7 +92,7 @@ pub enum StubError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// Connecting to the runtime's NRI socket failed.
-    #[error("cannot connect to the NRI socket {path}: {source}")]
+    #[error("cannot connect to the NRI socket {path}")]
     Connect {
         /// The socket path.
         path: PathBuf,
@@ -102,7 +102,7 @@ pub enum StubError {
     },
     /// The socket inherited from the runtime (`NRI_PLUGIN_SOCKET`) is
     /// unusable or was already used by an earlier session.
-    #[error("cannot use the inherited NRI socket (fd {fd}): {source}")]
+    #[error("cannot use the inherited NRI socket (fd {fd})")]
     InheritedSocket {
         /// The file descriptor number.
         fd: i32,
@@ -111,13 +111,13 @@ pub enum StubError {
         source: io::Error,
     },
     /// Setting up the multiplexer failed.
-    #[error("multiplexer setup failed: {0}")]
+    #[error("multiplexer setup failed")]
     Mux(#[source] MuxError),
     /// Setting up the ttrpc server failed.
-    #[error("ttrpc setup failed: {0}")]
+    #[error("ttrpc setup failed")]
     Ttrpc(#[source] ttrpc::Error),
     /// The runtime refused or failed the `RegisterPlugin` call.
-    #[error("RegisterPlugin failed: {0}")]
+    #[error("RegisterPlugin failed")]
     Register(#[source] ttrpc::Error),
     /// The runtime did not answer `RegisterPlugin` in time.
     #[error("RegisterPlugin got no answer within {0:?}")]
@@ -131,7 +131,7 @@ pub enum StubError {
     Configure(String),
     /// The connection to the runtime closed (the runtime dropped the plugin,
     /// restarted, or sent something that broke the protocol).
-    #[error("connection to the runtime closed: {0}")]
+    #[error("connection to the runtime closed")]
     ConnectionClosed(#[source] MuxError),
 }
 
@@ -171,14 +171,7 @@ impl HandlerError {
 
     /// The message and every source, joined by `: `; what the runtime sees.
     pub fn chain(&self) -> String {
-        let mut text = self.message.clone();
-        let mut source = std::error::Error::source(self);
-        while let Some(err) = source {
-            text.push_str(": ");
-            text.push_str(&err.to_string());
-            source = err.source();
-        }
-        text
+        cause_chain::render(self)
     }
 }
 

@@ -441,7 +441,7 @@ async fn read_loop<R: AsyncRead + Unpin>(read: &mut R, shared: &Shared) -> MuxEr
             Ok(Some(frame)) => frame,
             Ok(None) => return MuxError::PeerClosed,
             Err(err) => {
-                warn!(%err, "closing multiplexed connection");
+                warn!(err = %cause_chain::Chain(&err), "closing multiplexed connection");
                 return err;
             }
         };

@@ -3,6 +3,4 @@
 //! [`nri`] holds the messages and enums, [`nri_ttrpc`] the async ttrpc
 //! client and server bindings for the `Runtime` and `Plugin` services.
 
-#![allow(missing_docs)]
-
 include!(concat!(env!("OUT_DIR"), "/generated_modules.rs"));

@@ -536,8 +536,8 @@ async fn keeps_retrying_until_the_runtime_appears_and_stops_on_request() {
     running.stop().await.unwrap();
 }
 
-#[tokio::test]
-async fn without_reconnect_a_missing_socket_is_an_error() {
+/// How a plugin that does not reconnect ends when its socket does not exist.
+async fn run_against_a_missing_socket() -> Result<(), StubError> {
     let dir = tempfile::tempdir().unwrap();
     let (plugin, seen) = Recorder::new(EventMask::NRI_V0_8);
     let running = start(
@@ -545,10 +545,29 @@ async fn without_reconnect_a_missing_socket_is_an_error() {
         seen,
         plugin_config(dir.path().join("absent.sock")).with_reconnect(None),
     );
-    match running.finished().await {
+    running.finished().await
+}
+
+#[tokio::test]
+async fn without_reconnect_a_missing_socket_is_an_error() {
+    match run_against_a_missing_socket().await {
         Err(StubError::Connect { path, .. }) => assert!(path.ends_with("absent.sock")),
         other => panic!("expected a connect error, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_missing_socket_renders_the_os_message_once() {
+    let err = run_against_a_missing_socket()
+        .await
+        .expect_err("no socket to connect to");
+    let text = cause_chain::render(&err);
+    assert_eq!(
+        text.matches("No such file or directory").count(),
+        1,
+        "{text}"
+    );
+    assert!(text.contains("absent.sock"), "{text}");
 }
 
 #[tokio::test]

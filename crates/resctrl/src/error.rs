@@ -279,6 +279,19 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_file_renders_the_os_message_once() {
+        let path = "/nonexistent/resctrl/info/L3_MON/num_rmids";
+        let source = std::fs::read_to_string(path).expect_err("no such file");
+        let text = cause_chain::render(&Error::classify(Op::Read, path, source));
+        assert_eq!(
+            text.matches("No such file or directory").count(),
+            1,
+            "{text}"
+        );
+        assert!(text.starts_with(&format!("cannot read {path}: ")), "{text}");
+    }
+
+    #[test]
     fn messages_say_what_where_and_what_to_do() {
         let msg = Error::NotMounted {
             root: "/sys/fs/resctrl".into(),

@@ -39,19 +39,7 @@ fn unique_prefix(test: &str) -> String {
 
 fn handle(prefix: &str) -> Resctrl {
     Resctrl::new(Config::default().with_group_prefix(prefix))
-        .unwrap_or_else(|e| panic!("invalid test configuration: {}", chain(&e)))
-}
-
-/// An error with its sources, e.g. "cannot mount resctrl at /x: No such file or directory".
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+        .unwrap_or_else(|e| panic!("invalid test configuration: {}", cause_chain::render(&e)))
 }
 
 /// Fails the test with everything known about why this host cannot run the suite.
@@ -59,13 +47,13 @@ fn cannot_run(rc: &Resctrl, what: &str, err: &Error) -> ! {
     let support = match rc.detect_support() {
         Ok(s) if !s.problems().is_empty() => s.problems().join("; "),
         Ok(_) => "detection found no problem".to_owned(),
-        Err(e) => format!("support detection failed too: {}", chain(&e)),
+        Err(e) => format!("support detection failed too: {}", cause_chain::render(&e)),
     };
     panic!(
         "resctrl hardware suite cannot run on this host: {what}: {}. Host: {support}. \
          This suite needs root and resctrl monitoring (RDT CMT/MBM); run it through \
          `cargo xtask resctrl-e2e`, which probes the host first.",
-        chain(err)
+        cause_chain::render(err)
     );
 }
 
@@ -113,7 +101,7 @@ impl Drop for Guard {
         {
             eprintln!(
                 "guard: cannot move thread {tid} back to the root group: {}",
-                chain(&e)
+                cause_chain::render(&e)
             );
         }
         for rc in &self.handles {
@@ -127,7 +115,7 @@ impl Drop for Guard {
                 Err(e) => eprintln!(
                     "guard: cleanup of prefix {} failed: {}",
                     rc.config().group_prefix,
-                    chain(&e)
+                    cause_chain::render(&e)
                 ),
             }
         }
@@ -135,8 +123,13 @@ impl Drop for Guard {
 }
 
 fn tasks_of(rc: &Resctrl, group: &Path) -> BTreeSet<u32> {
-    rc.list_group_tasks(group)
-        .unwrap_or_else(|e| panic!("cannot list tasks of {}: {}", group.display(), chain(&e)))
+    rc.list_group_tasks(group).unwrap_or_else(|e| {
+        panic!(
+            "cannot list tasks of {}: {}",
+            group.display(),
+            cause_chain::render(&e)
+        )
+    })
 }
 
 #[test]
@@ -174,21 +167,22 @@ fn smoke_create_assign_list_move_back_delete() {
 
     let group = rc
         .create_group("smoke")
-        .unwrap_or_else(|e| panic!("create_group: {}", chain(&e)));
+        .unwrap_or_else(|e| panic!("create_group: {}", cause_chain::render(&e)));
     assert!(
         group.join("tasks").is_file(),
         "the kernel creates {}/tasks",
         group.display()
     );
     assert_eq!(
-        rc.create_group("smoke").map_err(|e| chain(&e)),
+        rc.create_group("smoke")
+            .map_err(|e| cause_chain::render(&e)),
         Ok(group.clone()),
         "creating an existing group is success"
     );
 
     let summary = rc
         .assign_tasks(&group, [tid])
-        .unwrap_or_else(|e| panic!("assign_tasks: {}", chain(&e)));
+        .unwrap_or_else(|e| panic!("assign_tasks: {}", cause_chain::render(&e)));
     assert_eq!((summary.assigned, summary.missing), (1, 0));
     assert!(
         tasks_of(&rc, &group).contains(&tid),
@@ -197,7 +191,7 @@ fn smoke_create_assign_list_move_back_delete() {
 
     let readings = rc
         .read_group_monitoring(&group)
-        .unwrap_or_else(|e| panic!("read_group_monitoring: {}", chain(&e)));
+        .unwrap_or_else(|e| panic!("read_group_monitoring: {}", cause_chain::render(&e)));
     assert!(
         !readings.domains.is_empty(),
         "at least one L3 domain: {readings:?}"
@@ -205,7 +199,7 @@ fn smoke_create_assign_list_move_back_delete() {
 
     let back = rc
         .assign_tasks(rc.root(), [tid])
-        .unwrap_or_else(|e| panic!("moving back to the root group: {}", chain(&e)));
+        .unwrap_or_else(|e| panic!("moving back to the root group: {}", cause_chain::render(&e)));
     assert_eq!(back.assigned, 1);
     assert!(
         !tasks_of(&rc, &group).contains(&tid),
@@ -213,10 +207,14 @@ fn smoke_create_assign_list_move_back_delete() {
     );
 
     rc.delete_group(&group)
-        .unwrap_or_else(|e| panic!("delete_group: {}", chain(&e)));
+        .unwrap_or_else(|e| panic!("delete_group: {}", cause_chain::render(&e)));
     assert!(!group.exists(), "{} removed", group.display());
-    rc.delete_group(&group)
-        .unwrap_or_else(|e| panic!("deleting a missing group must succeed: {}", chain(&e)));
+    rc.delete_group(&group).unwrap_or_else(|e| {
+        panic!(
+            "deleting a missing group must succeed: {}",
+            cause_chain::render(&e)
+        )
+    });
 }
 
 #[test]
@@ -251,17 +249,21 @@ fn rmid_exhaustion_is_reported_as_capacity() {
             Err(e) => break e,
         }
     };
-    assert!(err.is_capacity(), "expected Capacity, got: {}", chain(&err));
+    assert!(
+        err.is_capacity(),
+        "expected Capacity, got: {}",
+        cause_chain::render(&err)
+    );
     assert!(err.to_string().contains("no free RMIDs"), "{err}");
     let last = created.pop().unwrap_or_else(|| {
         panic!(
             "no RMID was free when the test started, so none can be freed: {}",
-            chain(&err)
+            cause_chain::render(&err)
         )
     });
 
     rc.delete_group(&last)
-        .unwrap_or_else(|e| panic!("delete_group: {}", chain(&e)));
+        .unwrap_or_else(|e| panic!("delete_group: {}", cause_chain::render(&e)));
     // The freed RMID may sit in limbo until its cache occupancy drains.
     let deadline = Instant::now() + LIMBO_WAIT;
     loop {
@@ -272,7 +274,7 @@ fn rmid_exhaustion_is_reported_as_capacity() {
             }
             Err(e) => panic!(
                 "creating a group after freeing one failed (waited up to {LIMBO_WAIT:?}): {}",
-                chain(&e)
+                cause_chain::render(&e)
             ),
         }
     }
@@ -292,7 +294,7 @@ fn cleanup_removes_only_its_prefix() {
 
     let create = |rc: &Resctrl, uid: &str| {
         rc.create_group(uid)
-            .unwrap_or_else(|e| panic!("create_group({uid}): {}", chain(&e)))
+            .unwrap_or_else(|e| panic!("create_group({uid}): {}", cause_chain::render(&e)))
     };
     let a1 = create(&mine, "1");
     let a2 = create(&mine, "2");
@@ -300,7 +302,7 @@ fn cleanup_removes_only_its_prefix() {
 
     let summary = mine
         .cleanup_prefix()
-        .unwrap_or_else(|e| panic!("cleanup_prefix: {}", chain(&e)));
+        .unwrap_or_else(|e| panic!("cleanup_prefix: {}", cause_chain::render(&e)));
     assert_eq!(summary.removed, 2, "{summary:?}");
     assert_eq!(summary.removal_failures, 0, "{summary:?}");
     assert!(
@@ -312,6 +314,6 @@ fn cleanup_removes_only_its_prefix() {
 
     let others = other
         .list_groups()
-        .unwrap_or_else(|e| panic!("list_groups: {}", chain(&e)));
+        .unwrap_or_else(|e| panic!("list_groups: {}", cause_chain::render(&e)));
     assert!(others.iter().any(|g| g.path == b1 && g.owned), "{others:?}");
 }

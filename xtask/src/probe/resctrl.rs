@@ -69,8 +69,8 @@ pub fn probe(root: &HostRoot) -> ResctrlFacts {
         .unwrap_or_default();
     let mounted_at = mounts(root)
         .into_iter()
-        .find(|m| m.fs_type == "resctrl")
-        .map(|m| m.mount_point);
+        .find(|m| m.fstype == "resctrl")
+        .map(|m| m.mount_point.to_string_lossy().into_owned());
     let (mon_features, num_rmids) = match &mounted_at {
         Some(at) => {
             let info = format!("{at}/info/L3_MON");

@@ -102,7 +102,7 @@ impl CriClient {
             status: Box::new(status),
         };
         let path = PathAndQuery::try_from(format!("/{service}/{method}"))
-            .map_err(|e| Error::Invalid(format!("bad CRI method name {method:?}: {e}")))?;
+            .map_err(|source| Error::BadMethod { method, source })?;
         let mut grpc = self.grpc.clone();
         grpc.ready().await.map_err(|e| {
             cri_err(tonic::Status::unavailable(format!(

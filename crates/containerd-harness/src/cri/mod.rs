@@ -6,7 +6,7 @@ pub mod types;
 mod workloads;
 
 pub use client::{CriClient, IMAGE_SERVICE, RUNTIME_SERVICE};
-pub use workloads::{Cri, RemoveAllOutcome};
+pub use workloads::{Cri, RUN_LABEL, RemoveAllOutcome};
 
 use std::fmt;
 

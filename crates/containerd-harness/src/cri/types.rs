@@ -9,8 +9,10 @@
 //! Each struct is named like its CRI message and each field like the proto field, whose
 //! documentation in api.proto applies; enums are carried as `i32` as prost does.
 
-// The field docs are api.proto's; repeating them here would add nothing.
-#![allow(missing_docs)]
+#![expect(
+    missing_docs,
+    reason = "the field docs are api.proto's; repeating them here would add nothing"
+)]
 
 use std::collections::HashMap;
 

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use cause_chain::Chain;
+
 use super::types::*;
 use super::{ContainerId, CriClient, PodId};
 use crate::cgroups::{
@@ -162,6 +164,26 @@ impl Cri {
         image: &str,
         command: &[&str],
     ) -> Result<ContainerConfig> {
+        self.container_config_in(name, image, command, Self::own_namespaces())
+    }
+
+    /// Own PID namespace, the pod's IPC namespace, the host's network.
+    fn own_namespaces() -> NamespaceOption {
+        NamespaceOption {
+            network: NamespaceMode::Node as i32,
+            pid: NamespaceMode::Container as i32,
+            ipc: NamespaceMode::Pod as i32,
+            target_id: String::new(),
+        }
+    }
+
+    fn container_config_in(
+        &self,
+        name: &str,
+        image: &str,
+        command: &[&str],
+        namespaces: NamespaceOption,
+    ) -> Result<ContainerConfig> {
         check_name("container name", name)?;
         Ok(ContainerConfig {
             metadata: Some(ContainerMetadata {
@@ -178,12 +200,7 @@ impl Cri {
             linux: Some(LinuxContainerConfig {
                 resources: None,
                 security_context: Some(LinuxContainerSecurityContext {
-                    namespace_options: Some(NamespaceOption {
-                        network: NamespaceMode::Node as i32,
-                        pid: NamespaceMode::Container as i32,
-                        ipc: NamespaceMode::Pod as i32,
-                        target_id: String::new(),
-                    }),
+                    namespace_options: Some(namespaces),
                     ..Default::default()
                 }),
             }),
@@ -215,7 +232,9 @@ impl Cri {
             .unwrap_or_else(PoisonError::into_inner)
             .get(pod)
             .cloned()
-            .ok_or_else(|| Error::Invalid(format!("pod {pod} was not run through this harness")))?;
+            .ok_or_else(|| Error::UnknownPod {
+                pod: pod.to_string(),
+            })?;
         let response = self
             .client
             .create_container(CreateContainerRequest {
@@ -275,16 +294,16 @@ impl Cri {
         image: &str,
         command: &[&str],
     ) -> Result<ContainerConfig> {
-        let mut config = self.container_config(name, image, command)?;
-        let namespaces = config
-            .linux
-            .as_mut()
-            .and_then(|l| l.security_context.as_mut())
-            .and_then(|s| s.namespace_options.as_mut())
-            .ok_or_else(|| Error::Invalid("container config without namespace options".into()))?;
-        namespaces.pid = NamespaceMode::Target as i32;
-        namespaces.target_id = target.0.clone();
-        Ok(config)
+        self.container_config_in(
+            name,
+            image,
+            command,
+            NamespaceOption {
+                pid: NamespaceMode::Target as i32,
+                target_id: target.0.clone(),
+                ..Self::own_namespaces()
+            },
+        )
     }
 
     /// Stops a container: its stop signal, then SIGKILL after `timeout` (whole seconds;
@@ -338,7 +357,10 @@ impl Cri {
         };
         tokio::task::spawn_blocking(move || remove_cgroup_everywhere(&parent))
             .await
-            .map_err(|e| Error::Invalid(format!("cgroup removal task failed: {e}")))?
+            .map_err(|source| Error::Task {
+                what: "cgroup removal",
+                source,
+            })?
     }
 
     /// Verbose `ContainerStatus`.
@@ -360,9 +382,10 @@ impl Cri {
                 .status
                 .map(|s| format!("{:?}", s.state()))
                 .unwrap_or_else(|| "unknown".into());
-            return Err(Error::Invalid(format!(
-                "container {id} has no process (state {state})"
-            )));
+            return Err(Error::NoProcess {
+                container: id.to_string(),
+                state,
+            });
         }
         Ok(pid)
     }
@@ -395,10 +418,12 @@ impl Cri {
                 return Ok(threads);
             }
             if std::time::Instant::now() >= deadline {
-                return Err(Error::Invalid(format!(
-                    "container {id} has {} threads after {timeout:?}, expected at least {min}: {threads:?}",
-                    threads.len()
-                )));
+                return Err(Error::TooFewThreads {
+                    container: id.to_string(),
+                    threads,
+                    min,
+                    waited: timeout,
+                });
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -437,11 +462,15 @@ impl Cri {
                     .await;
                     match result {
                         Ok(()) => outcome.containers += 1,
-                        Err(e) => outcome.errors.push(format!("removing container {id}: {e}")),
+                        Err(e) => outcome
+                            .errors
+                            .push(format!("removing container {id}: {}", Chain(&e))),
                     }
                 }
             }
-            Err(e) => outcome.errors.push(format!("listing containers: {e}")),
+            Err(e) => outcome
+                .errors
+                .push(format!("listing containers: {}", Chain(&e))),
         }
         match self.list_pods().await {
             Ok(pods) => {
@@ -454,11 +483,13 @@ impl Cri {
                     .await;
                     match result {
                         Ok(()) => outcome.pods += 1,
-                        Err(e) => outcome.errors.push(format!("removing pod {id}: {e}")),
+                        Err(e) => outcome
+                            .errors
+                            .push(format!("removing pod {id}: {}", Chain(&e))),
                     }
                 }
             }
-            Err(e) => outcome.errors.push(format!("listing pods: {e}")),
+            Err(e) => outcome.errors.push(format!("listing pods: {}", Chain(&e))),
         }
         outcome
     }
@@ -466,16 +497,28 @@ impl Cri {
 
 /// The `pid` in a verbose status's `info["info"]` JSON (0 when not running).
 pub(crate) fn pid_from_status(status: &ContainerStatusResponse) -> Result<u32> {
+    let container = status
+        .status
+        .as_ref()
+        .map_or_else(|| "?".to_string(), |s| s.id.clone());
     let info = status
         .info
         .get("info")
-        .ok_or_else(|| Error::Invalid("verbose ContainerStatus has no \"info\" entry".into()))?;
-    let json: serde_json::Value = serde_json::from_str(info)
-        .map_err(|e| Error::Invalid(format!("ContainerStatus info is not JSON: {e}")))?;
+        .ok_or_else(|| Error::StatusIncomplete {
+            container: container.clone(),
+            missing: "has no \"info\" entry".into(),
+        })?;
+    let json: serde_json::Value = serde_json::from_str(info).map_err(|source| Error::Json {
+        what: "the ContainerStatus info",
+        source,
+    })?;
     json.get("pid")
         .and_then(|p| p.as_u64())
         .and_then(|p| u32::try_from(p).ok())
-        .ok_or_else(|| Error::Invalid(format!("ContainerStatus info has no pid: {info}")))
+        .ok_or_else(|| Error::StatusIncomplete {
+            container,
+            missing: format!("has no pid in its info: {info}"),
+        })
 }
 
 /// Removes cgroup `path` (and below) in every hierarchy.
@@ -490,15 +533,15 @@ fn remove_cgroup_everywhere(path: &str) -> Result<()> {
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(Error::Invalid(format!(
-            "removing cgroup {path}: {}",
-            failures.join("; ")
-        )))
+        Err(Error::CgroupRemoval {
+            path: path.to_string(),
+            failures,
+        })
     }
 }
 
 /// Names end up in paths (log directories, cgroups): keep them to one plain component.
-fn check_name(what: &str, value: &str) -> Result<()> {
+fn check_name(what: &'static str, value: &str) -> Result<()> {
     let plain = !value.is_empty()
         && value.len() <= 128
         && value != "."
@@ -509,16 +552,19 @@ fn check_name(what: &str, value: &str) -> Result<()> {
     if plain {
         Ok(())
     } else {
-        Err(Error::Invalid(format!(
-            "{what} {value:?} must be 1-128 characters of [A-Za-z0-9._-]"
-        )))
+        Err(Error::BadName {
+            what,
+            value: value.to_string(),
+        })
     }
 }
 
 fn path_string(path: &Path) -> Result<String> {
     path.to_str()
         .map(String::from)
-        .ok_or_else(|| Error::Invalid(format!("path {} is not valid UTF-8", path.display())))
+        .ok_or_else(|| Error::NonUtf8Path {
+            path: path.to_path_buf(),
+        })
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ pub enum AdapterError {
 impl AdapterError {
     /// The message followed by those of its sources, `: `-separated, for logs.
     pub fn display_chain(&self) -> String {
-        crate::error::display_chain(self)
+        cause_chain::render(self)
     }
 }
 

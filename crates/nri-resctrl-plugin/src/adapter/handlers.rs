@@ -86,7 +86,7 @@ impl Plugin for NriHandlers {
 
     async fn connection_lost(&self, error: &StubError) {
         tracing::warn!(
-            %error,
+            error = %cause_chain::Chain(error),
             "lost the connection to the runtime; events until the next Synchronize are \
              missed, and that Synchronize restores the state"
         );

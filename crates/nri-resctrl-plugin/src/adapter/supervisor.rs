@@ -55,7 +55,7 @@ pub(crate) async fn supervise(
         session.shutdown();
         // Shutdown ends the session cleanly; an error here is the connection's old news.
         if let Err(e) = run.await {
-            tracing::debug!(error = %e, "NRI session ended with an error while stopping");
+            tracing::debug!(error = %cause_chain::Chain(&e), "NRI session ended with an error while stopping");
         }
         match reason {
             Restart::Stop => return Ok(()),

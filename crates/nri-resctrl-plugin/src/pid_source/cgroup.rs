@@ -4,6 +4,9 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub use kernel_formats::CgroupVersion;
+use kernel_formats::{HostRoot, PREFERRED_V1_CONTROLLERS, cgroup_dir, find_hierarchy};
+
 use super::PidSource;
 use super::path::container_cgroup_path;
 use crate::info::{ContainerInfo, PodInfo};
@@ -11,29 +14,9 @@ use crate::info::{ContainerInfo, PodInfo};
 /// Where cgroup file systems are mounted on a normal host.
 pub const DEFAULT_CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
-/// cgroup v1 hierarchies [`CgroupPidSource::detect`] tries, in order. The runtime puts a
-/// container into every v1 hierarchy, so any one holds all its threads; these are the
-/// ones Kubernetes nodes always have (`systemd` is the named hierarchy of systemd hosts).
-pub const V1_CONTROLLERS: [&str; 5] = ["pids", "memory", "cpu", "cpuacct", "systemd"];
-
-/// The cgroup version of a hierarchy, which decides the file that lists thread ids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CgroupVersion {
-    /// cgroup v1: `tasks` lists the thread ids of a cgroup.
-    V1,
-    /// cgroup v2: `cgroup.threads` lists the thread ids of a cgroup.
-    V2,
-}
-
-impl CgroupVersion {
-    /// The file in each cgroup directory that lists its thread ids.
-    pub fn threads_file(self) -> &'static str {
-        match self {
-            CgroupVersion::V1 => "tasks",
-            CgroupVersion::V2 => "cgroup.threads",
-        }
-    }
-}
+/// cgroup v1 hierarchies [`CgroupPidSource::detect`] tries, in order (see
+/// [`kernel_formats::find_hierarchy`]).
+pub const V1_CONTROLLERS: [&str; 5] = PREFERRED_V1_CONTROLLERS;
 
 /// Reads a container's thread ids from its cgroup in one hierarchy.
 ///
@@ -88,47 +71,36 @@ impl CgroupPidSource {
         &self.mount_root
     }
 
-    /// Picks the hierarchy under `root` (normally [`DEFAULT_CGROUP_ROOT`]):
-    ///
-    /// 1. pure v2 (`<root>/cgroup.controllers` exists): `root` itself;
-    /// 2. v1 or hybrid: the first of [`V1_CONTROLLERS`] mounted under `root` (the runtime
-    ///    always places containers in the v1 hierarchies, while on hybrid hosts whether
-    ///    it also uses `unified/` depends on its version and settings);
-    /// 3. otherwise `<root>/unified` if it is a v2 hierarchy.
+    /// Picks the hierarchy under `root` (normally [`DEFAULT_CGROUP_ROOT`]) as
+    /// [`kernel_formats::find_hierarchy`] does: pure v2, else the first of
+    /// [`V1_CONTROLLERS`], else `<root>/unified`.
     ///
     /// The mount root comes from `/proc/self/mountinfo` (`/` when the directory is not a
     /// mount point there, e.g. a fixture). Fails with [`io::ErrorKind::NotFound`] when no
     /// hierarchy is found.
     pub fn detect(root: impl AsRef<Path>) -> io::Result<Self> {
-        let found = Self::find_hierarchy(root.as_ref())?;
-        let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        Ok(match mount_root(&mountinfo, found.hierarchy()) {
-            Some(mount_root) => found.with_mount_root(mount_root),
-            None => found,
-        })
-    }
-
-    fn find_hierarchy(root: &Path) -> io::Result<Self> {
-        if root.join("cgroup.controllers").is_file() {
-            return Ok(Self::v2(root));
-        }
-        for controller in V1_CONTROLLERS {
-            let dir = root.join(controller);
-            if dir.join(CgroupVersion::V1.threads_file()).is_file() {
-                return Ok(Self::v1(dir));
-            }
-        }
-        let unified = root.join("unified");
-        if unified.join("cgroup.controllers").is_file() {
-            return Ok(Self::v2(unified));
-        }
-        Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!(
-                "no cgroup hierarchy under {}: neither cgroup v2 nor any of the v1 controllers {V1_CONTROLLERS:?}",
-                root.display()
-            ),
-        ))
+        let root = root.as_ref();
+        let (hierarchy, version) = find_hierarchy(root).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "no cgroup hierarchy under {}: neither cgroup v2 nor any of the v1 controllers {V1_CONTROLLERS:?}",
+                    root.display()
+                ),
+            )
+        })?;
+        let found = CgroupPidSource {
+            hierarchy,
+            version,
+            mount_root: PathBuf::from("/"),
+        };
+        let mounts = HostRoot::system().mountinfo().unwrap_or_default();
+        Ok(
+            match kernel_formats::mount_root(&mounts, found.hierarchy()) {
+                Some(mount_root) => found.with_mount_root(mount_root),
+                None => found,
+            },
+        )
     }
 
     /// The hierarchy's mount point.
@@ -153,19 +125,17 @@ impl CgroupPidSource {
 
     /// Where the cgroup `path` (from the hierarchy's top) is under the mount point.
     pub fn dir_of(&self, path: &Path) -> io::Result<PathBuf> {
-        let from_top = Path::new("/").join(path);
-        let below_root = from_top.strip_prefix(&self.mount_root).map_err(|_| {
+        cgroup_dir(&self.hierarchy, &self.mount_root, path).ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::NotFound,
                 format!(
                     "cgroup {} is outside the subtree {} mounted at {}; mount the host's cgroup file system (its top) to see it",
-                    from_top.display(),
+                    Path::new("/").join(path).display(),
                     self.mount_root.display(),
                     self.hierarchy.display()
                 ),
             )
-        })?;
-        Ok(self.hierarchy.join(below_root))
+        })
     }
 
     /// The thread ids listed in `dir` and every cgroup below it.
@@ -222,18 +192,11 @@ impl PidSource for CgroupPidSource {
     }
 }
 
-/// The root (4th field) of the last `/proc/self/mountinfo` entry mounted at `mount_point`:
-/// the subtree of the file system visible there. Octal escapes (`\040`) in paths are
-/// decoded.
+/// The subtree of the hierarchy mounted at `mount_point`, from `/proc/self/mountinfo`
+/// text: the root of the last entry mounted there (see [`kernel_formats::mount_root`]).
 pub fn mount_root(mountinfo: &str, mount_point: &Path) -> Option<PathBuf> {
-    // The last entry wins: a later mount at the same point hides the earlier ones.
-    mountinfo.lines().rev().find_map(|line| {
-        let mut fields = line.split_whitespace();
-        let root = fields.nth(3)?;
-        let point = fields.next()?;
-        (Path::new(&resctrl::unescape(point)) == mount_point)
-            .then(|| PathBuf::from(resctrl::unescape(root)))
-    })
+    kernel_formats::mount_root(&kernel_formats::parse_mountinfo(mountinfo), mount_point)
+        .map(Path::to_path_buf)
 }
 
 /// The same error (same kind, so `NotFound` stays recognisable) naming the path.
@@ -272,24 +235,6 @@ mod tests {
 
     fn running(cgroups_path: &str) -> ContainerInfo {
         ContainerInfo::new("abc", "sb", ContainerState::Running).with_cgroups_path(cgroups_path)
-    }
-
-    #[test]
-    fn mount_root_comes_from_the_last_mount_at_the_point() {
-        let mountinfo = "\
-30 25 0:26 / /sys/fs/cgroup/pids rw,relatime shared:9 - cgroup cgroup rw,pids
-41 30 0:26 /libpod_parent/libpod-1 /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids
-42 25 0:27 /a\\040b /mnt/with\\040space rw - cgroup2 cgroup2 rw
-";
-        assert_eq!(
-            mount_root(mountinfo, Path::new("/sys/fs/cgroup/pids")),
-            Some(PathBuf::from("/libpod_parent/libpod-1"))
-        );
-        assert_eq!(
-            mount_root(mountinfo, Path::new("/mnt/with space")),
-            Some(PathBuf::from("/a b"))
-        );
-        assert_eq!(mount_root(mountinfo, Path::new("/sys/fs/cgroup/cpu")), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! monitor, otherwise the fake in host mode (it accepts the real thread ids of the real
 //! containers and models the kernel's inheritance of groups).
 
+use cause_chain::Chain;
 use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -77,7 +78,7 @@ impl ResctrlUnderTest {
         if cpu_can_monitor {
             // Hardware, just not mounted: mount it, as the collector would.
             if let Err(e) = probe.ensure_mounted(true) {
-                mount_note = format!("; mounting it failed: {e}");
+                mount_note = format!("; mounting it failed: {}", Chain(&e));
             }
         }
         let (backend, config, description) = match probe.detect_support() {
@@ -93,7 +94,7 @@ impl ResctrlUnderTest {
             outcome => {
                 let why = match outcome {
                     Ok(support) => support.problems().join("; "),
-                    Err(e) => format!("resctrl detection failed: {e}"),
+                    Err(e) => format!("resctrl detection failed: {}", Chain(&e)),
                 } + &mount_note;
                 let fake = FakeResctrl::builder().host_threads().build();
                 let config = fake.config().with_group_prefix(&prefix);
@@ -131,7 +132,7 @@ impl ResctrlUnderTest {
         match self.handle.list_group_tasks(&self.group(uid)) {
             Ok(tasks) => Some(tasks),
             Err(e) if e.is_not_found() => None,
-            Err(e) => panic!("cannot read the tasks of pod {uid}'s group: {e}"),
+            Err(e) => panic!("cannot read the tasks of pod {uid}'s group: {}", Chain(&e)),
         }
     }
 }
@@ -146,8 +147,9 @@ impl Drop for ResctrlUnderTest {
                     self.prefix()
                 ),
                 Err(e) => eprintln!(
-                    "could not remove the resctrl groups with prefix {}: {e}",
-                    self.prefix()
+                    "could not remove the resctrl groups with prefix {}: {}",
+                    self.prefix(),
+                    Chain(&e)
                 ),
             }
         }

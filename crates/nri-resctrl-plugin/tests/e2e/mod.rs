@@ -5,6 +5,7 @@ pub mod backend;
 pub mod observe;
 pub mod plugin;
 
+use cause_chain::Chain;
 use std::time::Duration;
 
 use containerd_harness::{Assets, Containerd, Options};
@@ -20,8 +21,8 @@ pub const WORKLOAD_THREADS: usize = 3;
 /// Starts a private containerd, failing with a clear message when this host cannot.
 pub async fn containerd() -> Containerd {
     let assets = Assets::from_env()
-        .unwrap_or_else(|e| panic!("cannot run the NRI end-to-end scenarios: {e}"));
+        .unwrap_or_else(|e| panic!("cannot run the NRI end-to-end scenarios: {}", Chain(&e)));
     Containerd::start(&assets, Options::default())
         .await
-        .unwrap_or_else(|e| panic!("cannot start the private containerd: {e}"))
+        .unwrap_or_else(|e| panic!("cannot start the private containerd: {}", Chain(&e)))
 }

@@ -1,6 +1,7 @@
 //! What the scenarios check: a pod's group against the real threads of its containers,
 //! and how long a started container takes to be fully in its group.
 
+use cause_chain::Chain;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -37,7 +38,7 @@ pub async fn assert_group_holds(
         let cgroup = cri
             .container_cgroup(id)
             .await
-            .unwrap_or_else(|e| panic!("the cgroup of container {id}: {e}"));
+            .unwrap_or_else(|e| panic!("the cgroup of container {id}: {}", Chain(&e)));
         dirs.push(cgroup.cgroup);
     }
     let deadline = Instant::now() + WAIT;
@@ -92,12 +93,12 @@ pub async fn start_and_time_placement(
     let started = Instant::now();
     cri.start_container(id)
         .await
-        .unwrap_or_else(|e| panic!("StartContainer {id}: {e}"));
+        .unwrap_or_else(|e| panic!("StartContainer {id}: {}", Chain(&e)));
     let start_call = started.elapsed();
     let dir = cri
         .container_cgroup(id)
         .await
-        .unwrap_or_else(|e| panic!("the cgroup of container {id}: {e}"))
+        .unwrap_or_else(|e| panic!("the cgroup of container {id}: {}", Chain(&e)))
         .cgroup;
     loop {
         let threads = cgroup_threads(&dir);

@@ -155,7 +155,7 @@ impl<P: Plugin> Runner<P> {
             if end.configured {
                 delay = backoff.initial;
             }
-            warn!(error = %err, retry_in = ?delay, "NRI connection failed; reconnecting");
+            warn!(error = %cause_chain::Chain(&err), retry_in = ?delay, "NRI connection failed; reconnecting");
             tokio::select! {
                 biased;
                 () = self.shutdown.wait() => return Ok(()),
@@ -351,6 +351,7 @@ mod tests {
         let file = std::fs::File::open("/dev/null").unwrap();
         let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
         let err = adopt_inherited_socket(fd).unwrap_err();
-        assert!(err.to_string().contains("not a socket"), "{err}");
+        let text = cause_chain::render(&err);
+        assert!(text.contains("not a socket"), "{text}");
     }
 }

@@ -497,8 +497,12 @@ impl PluginConnection {
             }
             Ok(Err(err)) => {
                 let reason = match self.mux.close_reason() {
-                    Some(reason) => format!("{err} ({reason})"),
-                    None => err.to_string(),
+                    Some(reason) => format!(
+                        "{} ({})",
+                        cause_chain::Chain(&err),
+                        cause_chain::Chain(&reason)
+                    ),
+                    None => cause_chain::render(&err),
                 };
                 self.drop_plugin();
                 Err(PeerError::Disconnected {

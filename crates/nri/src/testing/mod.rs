@@ -135,13 +135,13 @@ pub enum Delivery {
 #[derive(Debug, Error)]
 pub enum PeerError {
     /// Socket I/O failed.
-    #[error("I/O error: {0}")]
+    #[error("I/O error on the runtime socket")]
     Io(#[from] io::Error),
     /// Setting up the multiplexer failed.
-    #[error("multiplexer setup failed: {0}")]
+    #[error("multiplexer setup failed")]
     Mux(#[source] MuxError),
     /// Setting up ttrpc failed.
-    #[error("ttrpc setup failed: {0}")]
+    #[error("ttrpc setup failed")]
     Ttrpc(#[source] ttrpc::Error),
     /// The plugin did not call `RegisterPlugin` in time.
     #[error("the plugin did not register within {0:?}")]
@@ -186,7 +186,7 @@ pub enum PeerError {
     },
     /// The plugin's answer is not a valid protobuf message of the expected
     /// type.
-    #[error("{method}: cannot decode the plugin's answer: {source}")]
+    #[error("{method}: cannot decode the plugin's answer")]
     Decode {
         /// The method called.
         method: String,

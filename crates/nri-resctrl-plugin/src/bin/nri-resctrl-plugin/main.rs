@@ -5,6 +5,8 @@ mod cli;
 
 use std::process::ExitCode;
 
+use anyhow::Context;
+use cause_chain::Chain;
 use clap::Parser;
 use nri_resctrl_plugin::{PodResctrlEvent, ResctrlGroupState, ResctrlNriPlugin};
 use tokio::signal::unix::{SignalKind, signal};
@@ -24,30 +26,26 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            tracing::error!(error = %e, "cannot start the async runtime");
+            tracing::error!(error = %Chain(&e), "cannot start the async runtime");
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(run(&args)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            tracing::error!("{message}");
+        Err(e) => {
+            tracing::error!("{}", Chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(args: &Args) -> Result<(), String> {
-    let options = args
-        .adapter_options()
-        .map_err(|e| format!("invalid plugin identity: {e}"))?;
+async fn run(args: &Args) -> anyhow::Result<()> {
+    let options = args.adapter_options().context("invalid plugin identity")?;
     let launched = matches!(
         options.nri.transport(),
         nri::stub::Transport::InheritedFd(_)
     );
-    let (plugin, mut events) = ResctrlNriPlugin::spawn(options, args.host_config())
-        .await
-        .map_err(|e| e.display_chain())?;
+    let (plugin, mut events) = ResctrlNriPlugin::spawn(options, args.host_config()).await?;
     let startup = plugin.startup_report();
     tracing::info!(
         mount = ?startup.mount,
@@ -56,8 +54,10 @@ async fn run(args: &Args) -> Result<(), String> {
     );
 
     let stop = plugin.shutdown_handle();
-    let mut terminate = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM: {e}"))?;
-    let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT: {e}"))?;
+    let mut terminate =
+        signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    let mut interrupt =
+        signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
     tokio::spawn(async move {
         tokio::select! {
             _ = terminate.recv() => tracing::info!("SIGTERM: stopping"),
@@ -81,10 +81,10 @@ async fn run(args: &Args) -> Result<(), String> {
         Err(nri_resctrl_plugin::AdapterError::Nri(nri::StubError::ConnectionClosed(reason)))
             if launched =>
         {
-            tracing::info!(%reason, "the runtime closed the connection; exiting");
+            tracing::info!(reason = %Chain(&reason), "the runtime closed the connection; exiting");
             Ok(())
         }
-        Err(e) => Err(e.display_chain()),
+        Err(e) => Err(e.into()),
     }
 }
 
