@@ -38,7 +38,7 @@
 //!   (an id is live iff `/proc/<id>` exists), and a new thread starts in its creator's
 //!   group, so end-to-end tests can place real containers' threads without hardware.
 //! - Readings per group, domain and event (default `0`), settable to a value,
-//!   `Unavailable`, a read error (e.g. EIO), or absent.
+//!   `Unavailable`, `Error`, `Unassigned`, a read error (e.g. EIO), or absent.
 //! - Mounting: when unmounted, the root is an empty directory and the mount table (served
 //!   at the configured mounts path, `/proc/mounts` by default) has no resctrl line.
 //!   Unmounting drops every group, as the kernel does. The mount call mounts, fails with
@@ -84,6 +84,10 @@ pub enum FakeReading {
     Value(u64),
     /// The text `Unavailable`.
     Unavailable,
+    /// The text `Error` (the kernel could not read the counter).
+    Error,
+    /// The text `Unassigned` (no hardware counter assigned, in counter-assignment mode).
+    Unassigned,
     /// The read fails with this errno (the kernel uses EIO).
     ReadError(Errno),
     /// The file does not exist in this domain.

@@ -409,6 +409,8 @@ impl State {
                     None => "0\n".to_owned(),
                     Some(FakeReading::Value(v)) => format!("{v}\n"),
                     Some(FakeReading::Unavailable) => "Unavailable\n".to_owned(),
+                    Some(FakeReading::Error) => "Error\n".to_owned(),
+                    Some(FakeReading::Unassigned) => "Unassigned\n".to_owned(),
                     Some(FakeReading::ReadError(errno)) => return Err(err(errno)),
                     // Absent events do not resolve to a file.
                     Some(FakeReading::Absent) => return Err(err(Errno::NOENT)),
