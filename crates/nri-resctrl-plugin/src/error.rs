@@ -111,8 +111,9 @@ impl PluginError {
 }
 
 /// An error's message followed by those of its sources, `: `-separated: this crate's
-/// errors leave their cause to `source`, so `Display` alone omits it.
-pub(crate) fn display_chain(error: &dyn std::error::Error) -> String {
+/// errors (and the resctrl crate's) leave their cause to `source`, so `Display` alone
+/// omits it. The one renderer for embedders too (the collector logs with it).
+pub fn display_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -93,7 +93,7 @@ mod sync;
 
 pub use adapter::{AdapterError, AdapterOptions, HostConfig, PluginStatus, ResctrlNriPlugin};
 pub use config::{DEFAULT_MAX_RECONCILE_PASSES, PluginConfig};
-pub use error::PluginError;
+pub use error::{PluginError, display_chain};
 pub use events::{
     EventReceiver, EventSender, PodResctrlAddOrUpdate, PodResctrlEvent, PodResctrlRemoved,
     ResctrlGroupState,

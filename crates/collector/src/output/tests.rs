@@ -1,0 +1,2 @@
+//! Tests of the parent module.
+use super::*;
