@@ -109,7 +109,7 @@ impl<P: FsProvider, C: Clock> SamplingLoop<P, C> {
     fn rounds(&mut self, inbox: &Receiver<Control>, report: &mut LoopReport) -> Result<()> {
         let mut tick = self.ticker.first(self.clock.now_ns());
         loop {
-            match self.clock.wait_until(tick, inbox, Control::Shutdown) {
+            match self.clock.wait_until(tick, inbox) {
                 Some(Control::Shutdown) => return Ok(()),
                 Some(Control::Rotate) => {
                     self.output.rotate()?;

@@ -4,6 +4,8 @@
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::agent::Control;
+
 /// Where the time comes from, and how a round waits for its tick.
 pub trait Clock {
     /// Now, in ns since the Unix epoch.
@@ -11,8 +13,8 @@ pub trait Clock {
 
     /// Waits until `deadline_ns` (ns since the epoch) or until a message arrives on
     /// `inbox`, whichever is first; returns the message, or `None` at the deadline. A
-    /// closed inbox is returned as `Some(on_closed)`.
-    fn wait_until<T>(&self, deadline_ns: i64, inbox: &Receiver<T>, on_closed: T) -> Option<T>;
+    /// closed inbox means [`Control::Shutdown`]: nobody can stop the loop otherwise.
+    fn wait_until(&self, deadline_ns: i64, inbox: &Receiver<Control>) -> Option<Control>;
 }
 
 /// The system's wall clock.
@@ -27,7 +29,7 @@ impl Clock for SystemClock {
         i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)
     }
 
-    fn wait_until<T>(&self, deadline_ns: i64, inbox: &Receiver<T>, on_closed: T) -> Option<T> {
+    fn wait_until(&self, deadline_ns: i64, inbox: &Receiver<Control>) -> Option<Control> {
         // Re-reads the clock after each wake-up, so a wall-clock step is followed.
         loop {
             let left = deadline_ns.saturating_sub(self.now_ns());
@@ -38,7 +40,7 @@ impl Clock for SystemClock {
             match inbox.recv_timeout(left) {
                 Ok(message) => return Some(message),
                 Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return Some(on_closed),
+                Err(RecvTimeoutError::Disconnected) => return Some(Control::Shutdown),
             }
         }
     }
@@ -140,13 +142,13 @@ mod tests {
     #[test]
     fn the_system_clock_returns_a_message_before_the_deadline() {
         let (tx, rx) = mpsc::channel();
-        tx.send(7).expect("send");
+        tx.send(Control::Rotate).expect("send");
         let clock = SystemClock;
         let far = clock.now_ns() + 3_600 * SEC;
-        assert_eq!(clock.wait_until(far, &rx, 0), Some(7));
+        assert_eq!(clock.wait_until(far, &rx), Some(Control::Rotate));
         drop(tx);
-        assert_eq!(clock.wait_until(far, &rx, 0), Some(0), "closed inbox");
-        let (_tx, rx) = mpsc::channel::<i32>();
-        assert_eq!(clock.wait_until(clock.now_ns() + MS, &rx, 0), None, "deadline");
+        assert_eq!(clock.wait_until(far, &rx), Some(Control::Shutdown), "closed inbox");
+        let (_tx, rx) = mpsc::channel();
+        assert_eq!(clock.wait_until(clock.now_ns() + MS, &rx), None, "deadline");
     }
 }
