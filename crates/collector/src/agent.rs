@@ -79,7 +79,13 @@ pub struct SamplingLoop<P: FsProvider, C: Clock> {
 impl<P: FsProvider, C: Clock> SamplingLoop<P, C> {
     /// A loop sampling through `sampler` the pods `events` describe, every `ticker`
     /// tick of `clock`, into `output`.
-    pub fn new(sampler: Sampler<P>, events: EventReceiver, output: Output, ticker: Ticker, clock: C) -> Self {
+    pub fn new(
+        sampler: Sampler<P>,
+        events: EventReceiver,
+        output: Output,
+        ticker: Ticker,
+        clock: C,
+    ) -> Self {
         SamplingLoop {
             sampler,
             pods: PodTable::new(),
@@ -129,11 +135,12 @@ impl<P: FsProvider, C: Clock> SamplingLoop<P, C> {
                     read_at_ns,
                 },
             );
-            let batch = to_record_batch(self.output.schema(), &rows).map_err(|source| Error::Arrow {
-                action: "encode",
-                path: self.output.config().dir.clone(),
-                source,
-            })?;
+            let batch =
+                to_record_batch(self.output.schema(), &rows).map_err(|source| Error::Arrow {
+                    action: "encode",
+                    path: self.output.config().dir.clone(),
+                    source,
+                })?;
             self.output.write(&batch, read_at_ns)?;
             report.rounds += 1;
             report.rows += rows.len() as u64;

@@ -70,8 +70,9 @@ impl Collector {
             ..HostConfig::default()
         };
         let (tx, rx) = events::channel(host.event_capacity);
-        let core = ResctrlPlugin::<RealFs, CgroupPidSource>::new(host.plugin, host.resctrl, pids, tx)
-            .map_err(|e| Error::Plugin(nri_resctrl_plugin::AdapterError::Core(e)))?;
+        let core =
+            ResctrlPlugin::<RealFs, CgroupPidSource>::new(host.plugin, host.resctrl, pids, tx)
+                .map_err(|e| Error::Plugin(nri_resctrl_plugin::AdapterError::Core(e)))?;
         let options = AdapterOptions::new(config.nri).with_retry_interval(config.retry_interval);
         Self::start_with(options, core, rx, resctrl, output, recovery, SystemClock).await
     }

@@ -165,7 +165,9 @@ impl Output {
             source,
         };
         fs::create_dir_all(&config.dir).map_err(dir_error)?;
-        let probe = config.dir.join(format!(".{}probe-{}", config.stem_prefix(), random_hex()));
+        let probe = config
+            .dir
+            .join(format!(".{}probe-{}", config.stem_prefix(), random_hex()));
         fs::write(&probe, b"").map_err(dir_error)?;
         fs::remove_file(&probe).map_err(dir_error)?;
         let schema = schema::schema(&config.node, config.interval_ns());
@@ -246,7 +248,10 @@ impl Output {
         let Some(segment) = self.current.take() else {
             return Ok(None);
         };
-        let skipped = KeyValue::new(META_SKIPPED_TICKS.to_owned(), segment.skipped_ticks.to_string());
+        let skipped = KeyValue::new(
+            META_SKIPPED_TICKS.to_owned(),
+            segment.skipped_ticks.to_string(),
+        );
         let spool_path = segment.spool.path().to_path_buf();
         drop(segment.spool);
         let done = segment.parquet.finish(vec![skipped], &segment.final_path)?;
@@ -265,7 +270,10 @@ impl Output {
     fn start_segment(&self, now_ns: i64) -> Result<Segment> {
         let name = self.file_name(now_ns);
         let final_path = self.config.dir.join(&name);
-        let spool = Spool::create(&self.config.dir.join(format!(".{name}{SPOOL_SUFFIX}")), &self.schema)?;
+        let spool = Spool::create(
+            &self.config.dir.join(format!(".{name}{SPOOL_SUFFIX}")),
+            &self.schema,
+        )?;
         let parquet = ParquetFile::create(
             &self.config.dir.join(format!(".{name}{PARTIAL_SUFFIX}")),
             &self.schema,
@@ -338,10 +346,18 @@ impl Output {
     }
 
     /// One spool to its Parquet file; `None` if it holds no complete round.
-    fn rebuild(&self, spool: &Path, final_path: &Path, recovery: &mut Recovery) -> Result<Option<PathBuf>> {
+    fn rebuild(
+        &self,
+        spool: &Path,
+        final_path: &Path,
+        recovery: &mut Recovery,
+    ) -> Result<Option<PathBuf>> {
         let temp = self.config.dir.join(format!(
             ".{}{PARTIAL_SUFFIX}",
-            final_path.file_name().and_then(|n| n.to_str()).unwrap_or("recovered")
+            final_path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("recovered")
         ));
         let mut parquet: Option<ParquetFile> = None;
         let row_group_rows = self.config.row_group_rows;
@@ -389,9 +405,11 @@ pub(crate) fn utc_stamp(ns: i64) -> String {
 fn random_hex() -> String {
     // RandomState is seeded from the OS once per process and advanced per instance.
     let mut h = RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos()));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
     format!("{:08x}", h.finish() as u32)
 }
 

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use nri_resctrl_plugin::{EventReceiver, PodResctrlAddOrUpdate, PodResctrlEvent, ResctrlGroupState};
+use nri_resctrl_plugin::{
+    EventReceiver, PodResctrlAddOrUpdate, PodResctrlEvent, ResctrlGroupState,
+};
 use tokio::sync::mpsc::error::TryRecvError;
 
 /// A pod's resctrl group, as last reported.
@@ -87,10 +89,12 @@ impl PodTable {
                     (PodGroup::Failed, _) => None,
                 }
             }
-            PodResctrlEvent::Removed(removed) => match self.pods.remove(removed.pod_uid.as_str())?.group {
-                PodGroup::Exists(path, _) => Some(path),
-                PodGroup::Failed => None,
-            },
+            PodResctrlEvent::Removed(removed) => {
+                match self.pods.remove(removed.pod_uid.as_str())?.group {
+                    PodGroup::Exists(path, _) => Some(path),
+                    PodGroup::Failed => None,
+                }
+            }
         }
     }
 
@@ -105,7 +109,9 @@ impl PodTable {
                 Err(TryRecvError::Disconnected) => {
                     if !self.closed {
                         // The plugin stopped: keep sampling the pods as last known.
-                        tracing::warn!("the plugin's event channel closed; pods are no longer updated");
+                        tracing::warn!(
+                            "the plugin's event channel closed; pods are no longer updated"
+                        );
                         self.closed = true;
                     }
                     break;
@@ -142,7 +148,12 @@ mod tests {
 
     use super::*;
 
-    fn update(uid: &str, group: ResctrlGroupState, total: usize, reconciled: usize) -> PodResctrlEvent {
+    fn update(
+        uid: &str,
+        group: ResctrlGroupState,
+        total: usize,
+        reconciled: usize,
+    ) -> PodResctrlEvent {
         PodResctrlEvent::AddOrUpdate(PodResctrlAddOrUpdate {
             pod_uid: uid.into(),
             pod_namespace: "ns".into(),
@@ -180,9 +191,18 @@ mod tests {
             Some(PathBuf::from("/r/mon_groups/pod_a"))
         );
         assert_eq!(t.get("a").map(|p| p.group.clone()), Some(PodGroup::Failed));
-        assert_eq!(t.apply(update("a", exists("a"), 1, 1)), None, "failed had no series");
-        let removed = PodResctrlEvent::Removed(PodResctrlRemoved { pod_uid: "a".into() });
-        assert_eq!(t.apply(removed.clone()), Some(PathBuf::from("/r/mon_groups/pod_a")));
+        assert_eq!(
+            t.apply(update("a", exists("a"), 1, 1)),
+            None,
+            "failed had no series"
+        );
+        let removed = PodResctrlEvent::Removed(PodResctrlRemoved {
+            pod_uid: "a".into(),
+        });
+        assert_eq!(
+            t.apply(removed.clone()),
+            Some(PathBuf::from("/r/mon_groups/pod_a"))
+        );
         assert!(t.is_empty());
         assert_eq!(t.apply(removed), None, "an unknown pod");
     }

@@ -83,7 +83,9 @@ impl<P: FsProvider> Sampler<P> {
         self.group_rows(&root_path, &root, None, at, &mut rows);
         for pod in pods.iter() {
             match &pod.group {
-                PodGroup::Exists(path, label) => self.group_rows(path, label, Some(pod), at, &mut rows),
+                PodGroup::Exists(path, label) => {
+                    self.group_rows(path, label, Some(pod), at, &mut rows)
+                }
                 PodGroup::Failed => {
                     let mut row = self.base_row(Some(pod), None, at);
                     row.status = Status::GroupFailed;
@@ -153,7 +155,14 @@ impl<P: FsProvider> Sampler<P> {
         }
     }
 
-    fn fill(&mut self, row: &mut Row, group: &Arc<str>, domain: &Arc<str>, d: &DomainReadings, at_ns: i64) {
+    fn fill(
+        &mut self,
+        row: &mut Row,
+        group: &Arc<str>,
+        domain: &Arc<str>,
+        d: &DomainReadings,
+        at_ns: i64,
+    ) {
         let mut status = Status::Ok;
         let (llc, condition) = split(d.llc_occupancy);
         row.llc_occupancy_bytes = llc;

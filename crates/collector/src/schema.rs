@@ -323,9 +323,9 @@ fn finish_u64(mut builder: UInt64Builder) -> ArrayRef {
 
 #[cfg(test)]
 mod tests {
+    use arrow_array::Array;
     use arrow_array::cast::AsArray;
     use arrow_array::types::{Float64Type, TimestampNanosecondType, UInt32Type, UInt64Type};
-    use arrow_array::Array;
 
     use super::*;
 
@@ -363,18 +363,42 @@ mod tests {
         );
         let never_null = ["timestamp", "interval_ns", "node", "status"];
         for f in s.fields() {
-            assert_eq!(f.is_nullable(), !never_null.contains(&f.name().as_str()), "{}", f.name());
+            assert_eq!(
+                f.is_nullable(),
+                !never_null.contains(&f.name().as_str()),
+                "{}",
+                f.name()
+            );
         }
-        assert_eq!(s.field_with_name("mbm_total_bytes_per_sec").map(|f| f.data_type().clone()).ok(), Some(DataType::Float64));
-        assert_eq!(s.field_with_name("total_containers").map(|f| f.data_type().clone()).ok(), Some(DataType::UInt32));
+        assert_eq!(
+            s.field_with_name("mbm_total_bytes_per_sec")
+                .map(|f| f.data_type().clone())
+                .ok(),
+            Some(DataType::Float64)
+        );
+        assert_eq!(
+            s.field_with_name("total_containers")
+                .map(|f| f.data_type().clone())
+                .ok(),
+            Some(DataType::UInt32)
+        );
     }
 
     #[test]
     fn the_schema_carries_its_version_node_and_interval() {
         let s = schema("node-a", 250_000_000);
-        assert_eq!(s.metadata().get(META_SCHEMA_VERSION).map(String::as_str), Some(SCHEMA_VERSION));
-        assert_eq!(s.metadata().get(META_NODE).map(String::as_str), Some("node-a"));
-        assert_eq!(s.metadata().get(META_INTERVAL_NS).map(String::as_str), Some("250000000"));
+        assert_eq!(
+            s.metadata().get(META_SCHEMA_VERSION).map(String::as_str),
+            Some(SCHEMA_VERSION)
+        );
+        assert_eq!(
+            s.metadata().get(META_NODE).map(String::as_str),
+            Some("node-a")
+        );
+        assert_eq!(
+            s.metadata().get(META_INTERVAL_NS).map(String::as_str),
+            Some("250000000")
+        );
     }
 
     #[test]
@@ -390,14 +414,34 @@ mod tests {
         let batch = to_record_batch(&s, &[pod_row(), default_group]).expect("batch");
         assert_eq!(batch.num_rows(), 2);
         let col = |name: &str| batch.column_by_name(name).expect("column").clone();
-        assert_eq!(col("timestamp").as_primitive::<TimestampNanosecondType>().value(0), 1_700_000_000_000_000_000);
+        assert_eq!(
+            col("timestamp")
+                .as_primitive::<TimestampNanosecondType>()
+                .value(0),
+            1_700_000_000_000_000_000
+        );
         assert_eq!(col("pod_uid").as_string::<i32>().value(0), "uid-1");
         assert!(col("pod_uid").is_null(1));
         assert!(col("total_containers").is_null(1));
-        assert_eq!(col("total_containers").as_primitive::<UInt32Type>().value(0), 2);
-        assert_eq!(col("llc_occupancy_bytes").as_primitive::<UInt64Type>().value(0), 4096);
+        assert_eq!(
+            col("total_containers")
+                .as_primitive::<UInt32Type>()
+                .value(0),
+            2
+        );
+        assert_eq!(
+            col("llc_occupancy_bytes")
+                .as_primitive::<UInt64Type>()
+                .value(0),
+            4096
+        );
         assert!(col("mbm_local_bytes").is_null(0));
-        assert_eq!(col("mbm_total_bytes_per_sec").as_primitive::<Float64Type>().value(0), 500.0);
+        assert_eq!(
+            col("mbm_total_bytes_per_sec")
+                .as_primitive::<Float64Type>()
+                .value(0),
+            500.0
+        );
         assert_eq!(col("status").as_string::<i32>().value(0), "unavailable");
         assert_eq!(col("status").as_string::<i32>().value(1), "ok");
     }

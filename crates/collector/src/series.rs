@@ -88,7 +88,10 @@ fn step(last: &mut Option<Last>, value: u64, at_ns: i64) -> Step {
     }
     let delta = value - previous.value;
     let elapsed = at_ns.saturating_sub(previous.at_ns);
-    #[expect(clippy::cast_precision_loss, reason = "rates are approximate by nature")]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "rates are approximate by nature"
+    )]
     let rate = (elapsed > 0).then(|| delta as f64 * 1e9 / elapsed as f64);
     Step::Delta { delta, rate }
 }
@@ -122,8 +125,7 @@ impl SeriesTracker {
 
     /// Ends every series of `group` (removed, failed or re-created).
     pub fn forget_group(&mut self, group: &Path) {
-        self.series
-            .retain(|(g, _), _| Path::new(&**g) != group);
+        self.series.retain(|(g, _), _| Path::new(&**g) != group);
     }
 
     /// Drops the series not seen since the last call, and starts a new round.
@@ -155,7 +157,10 @@ mod tests {
         let mut s = Series::default();
         let first = s.total(1000, 0);
         assert_eq!(first, Step::Start);
-        assert_eq!((first.delta(), first.rate(), first.status()), (None, None, Status::Start));
+        assert_eq!(
+            (first.delta(), first.rate(), first.status()),
+            (None, None, Status::Start)
+        );
     }
 
     #[test]
@@ -163,10 +168,22 @@ mod tests {
         let mut s = Series::default();
         s.total(1000, 0);
         let next = s.total(3000, 2 * SEC);
-        assert_eq!(next, Step::Delta { delta: 2000, rate: Some(1000.0) });
+        assert_eq!(
+            next,
+            Step::Delta {
+                delta: 2000,
+                rate: Some(1000.0)
+            }
+        );
         assert_eq!(next.status(), Status::Ok);
         let same = s.total(3000, 3 * SEC);
-        assert_eq!(same, Step::Delta { delta: 0, rate: Some(0.0) });
+        assert_eq!(
+            same,
+            Step::Delta {
+                delta: 0,
+                rate: Some(0.0)
+            }
+        );
     }
 
     #[test]
@@ -175,16 +192,39 @@ mod tests {
         s.local(u64::MAX - 5, 0);
         let reset = s.local(10, SEC);
         assert_eq!(reset, Step::Reset);
-        assert_eq!((reset.delta(), reset.rate(), reset.status()), (None, None, Status::Reset));
-        assert_eq!(s.local(110, 2 * SEC), Step::Delta { delta: 100, rate: Some(100.0) }, "the new series continues from the reset value");
+        assert_eq!(
+            (reset.delta(), reset.rate(), reset.status()),
+            (None, None, Status::Reset)
+        );
+        assert_eq!(
+            s.local(110, 2 * SEC),
+            Step::Delta {
+                delta: 100,
+                rate: Some(100.0)
+            },
+            "the new series continues from the reset value"
+        );
     }
 
     #[test]
     fn no_elapsed_time_gives_a_delta_without_a_rate() {
         let mut s = Series::default();
         s.total(5, SEC);
-        assert_eq!(s.total(9, SEC), Step::Delta { delta: 4, rate: None });
-        assert_eq!(s.total(12, 0), Step::Delta { delta: 3, rate: None }, "clock stepped back");
+        assert_eq!(
+            s.total(9, SEC),
+            Step::Delta {
+                delta: 4,
+                rate: None
+            }
+        );
+        assert_eq!(
+            s.total(12, 0),
+            Step::Delta {
+                delta: 3,
+                rate: None
+            },
+            "clock stepped back"
+        );
     }
 
     #[test]
@@ -198,14 +238,19 @@ mod tests {
     #[test]
     fn series_not_seen_in_a_round_are_dropped() {
         let mut t = SeriesTracker::new();
-        let (a, b, d0): (Arc<str>, Arc<str>, Arc<str>) = ("/r/a".into(), "/r/b".into(), "mon_L3_00".into());
+        let (a, b, d0): (Arc<str>, Arc<str>, Arc<str>) =
+            ("/r/a".into(), "/r/b".into(), "mon_L3_00".into());
         t.series(&a, &d0).total(1, 0);
         t.series(&b, &d0).total(1, 0);
         t.end_round();
         t.series(&a, &d0).total(2, SEC);
         t.end_round();
         assert_eq!(t.len(), 1);
-        assert_eq!(t.series(&b, &d0).total(5, 2 * SEC), Step::Start, "b's series ended");
+        assert_eq!(
+            t.series(&b, &d0).total(5, 2 * SEC),
+            Step::Start,
+            "b's series ended"
+        );
     }
 
     #[test]
@@ -218,6 +263,9 @@ mod tests {
         t.series(&b, &"mon_L3_00".into()).total(100, 0);
         t.forget_group(Path::new("/r/a"));
         assert_eq!(t.len(), 1);
-        assert_eq!(t.series(&a, &"mon_L3_00".into()).total(200, SEC), Step::Start);
+        assert_eq!(
+            t.series(&a, &"mon_L3_00".into()).total(200, SEC),
+            Step::Start
+        );
     }
 }

@@ -41,11 +41,12 @@ impl Spool {
             .create_new(true)
             .open(path)
             .map_err(|source| io_error("create", path, source))?;
-        let writer = StreamWriter::try_new_buffered(file, schema).map_err(|source| Error::Arrow {
-            action: "write the schema of",
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let writer =
+            StreamWriter::try_new_buffered(file, schema).map_err(|source| Error::Arrow {
+                action: "write the schema of",
+                path: path.to_path_buf(),
+                source,
+            })?;
         let mut spool = Spool {
             path: path.to_path_buf(),
             writer,

@@ -59,7 +59,9 @@ pub struct Ticker {
 impl Ticker {
     /// Ticks every `interval` (at least 1 ns; longer intervals than ~292 years are cut).
     pub fn new(interval: Duration) -> Self {
-        let ns = i64::try_from(interval.as_nanos()).unwrap_or(i64::MAX).max(1);
+        let ns = i64::try_from(interval.as_nanos())
+            .unwrap_or(i64::MAX)
+            .max(1);
         Ticker { interval_ns: ns }
     }
 
@@ -71,7 +73,10 @@ impl Ticker {
     /// The first tick at or after `now_ns`.
     pub fn first(&self, now_ns: i64) -> i64 {
         let i = self.interval_ns;
-        now_ns.div_euclid(i).saturating_add(i64::from(now_ns.rem_euclid(i) != 0)).saturating_mul(i)
+        now_ns
+            .div_euclid(i)
+            .saturating_add(i64::from(now_ns.rem_euclid(i) != 0))
+            .saturating_mul(i)
     }
 
     /// After the round of tick `tick_ns` finished at `done_ns`: the next tick to sample,
@@ -111,7 +116,11 @@ mod tests {
     fn a_round_that_ends_in_time_takes_the_following_tick() {
         let t = Ticker::new(Duration::from_secs(1));
         assert_eq!(t.next(10 * SEC, 10 * SEC + 20 * MS), (11 * SEC, 0));
-        assert_eq!(t.next(10 * SEC, 11 * SEC), (11 * SEC, 0), "exactly on the next tick");
+        assert_eq!(
+            t.next(10 * SEC, 11 * SEC),
+            (11 * SEC, 0),
+            "exactly on the next tick"
+        );
     }
 
     #[test]
@@ -147,7 +156,11 @@ mod tests {
         let far = clock.now_ns() + 3_600 * SEC;
         assert_eq!(clock.wait_until(far, &rx), Some(Control::Rotate));
         drop(tx);
-        assert_eq!(clock.wait_until(far, &rx), Some(Control::Shutdown), "closed inbox");
+        assert_eq!(
+            clock.wait_until(far, &rx),
+            Some(Control::Shutdown),
+            "closed inbox"
+        );
         let (_tx, rx) = mpsc::channel();
         assert_eq!(clock.wait_until(clock.now_ns() + MS, &rx), None, "deadline");
     }

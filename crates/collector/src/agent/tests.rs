@@ -8,8 +8,8 @@ use std::time::Duration;
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampNanosecondType;
 use nri_resctrl_plugin::{PodResctrlAddOrUpdate, PodResctrlEvent, ResctrlGroupState, events};
-use resctrl::{FsProvider, Resctrl};
 use resctrl::fake::FakeResctrl;
+use resctrl::{FsProvider, Resctrl};
 
 use super::*;
 use crate::output::OutputConfig;
@@ -98,7 +98,6 @@ impl Clock for ManualClock {
 
 struct Setup {
     _dir: tempfile::TempDir,
-    dir: std::path::PathBuf,
     fake: FakeResctrl,
     tx: nri_resctrl_plugin::EventSender,
     sampling: Option<SamplingLoop<FakeResctrl, ManualClock>>,
@@ -111,10 +110,15 @@ fn setup(clock: ManualClock, interval: Duration) -> Setup {
     let rc = Resctrl::with_provider(fake.clone(), fake.config()).expect("handle");
     let (tx, rx) = events::channel(16);
     let (output, _) = Output::open(OutputConfig::new(&dir, "node-a", interval)).expect("output");
-    let sampling = SamplingLoop::new(Sampler::new(rc, "node-a"), rx, output, Ticker::new(interval), clock);
+    let sampling = SamplingLoop::new(
+        Sampler::new(rc, "node-a"),
+        rx,
+        output,
+        Ticker::new(interval),
+        clock,
+    );
     Setup {
         _dir: tmp,
-        dir,
         fake,
         tx,
         sampling: Some(sampling),
@@ -124,7 +128,11 @@ fn setup(clock: ManualClock, interval: Duration) -> Setup {
 impl Setup {
     fn run(&mut self) -> LoopReport {
         let (_control, inbox) = ControlHandle::new();
-        self.sampling.take().expect("runs once").run(&inbox).expect("the loop ends cleanly")
+        self.sampling
+            .take()
+            .expect("runs once")
+            .run(&inbox)
+            .expect("the loop ends cleanly")
     }
 }
 
@@ -133,7 +141,10 @@ fn timestamps(report: &LoopReport) -> Vec<i64> {
     for file in &report.files {
         let (batches, _) = read_parquet(file);
         for b in batches {
-            let ts = b.column_by_name("timestamp").expect("column").as_primitive::<TimestampNanosecondType>();
+            let ts = b
+                .column_by_name("timestamp")
+                .expect("column")
+                .as_primitive::<TimestampNanosecondType>();
             all.extend(ts.values().iter().copied());
         }
     }
@@ -143,12 +154,18 @@ fn timestamps(report: &LoopReport) -> Vec<i64> {
 
 #[test]
 fn rounds_are_sampled_at_wall_clock_aligned_ticks() {
-    let mut s = setup(ManualClock::new(T0 + 300 * MS, T0 + 5 * SEC + 500 * MS), Duration::from_secs(1));
+    let mut s = setup(
+        ManualClock::new(T0 + 300 * MS, T0 + 5 * SEC + 500 * MS),
+        Duration::from_secs(1),
+    );
     let report = s.run();
     assert_eq!(report.rounds, 5);
     assert_eq!(report.skipped_ticks, 0);
     assert_eq!(report.rows, 10, "the default group in two domains");
-    assert_eq!(timestamps(&report), (1..=5).map(|k| T0 + k * SEC).collect::<Vec<_>>());
+    assert_eq!(
+        timestamps(&report),
+        (1..=5).map(|k| T0 + k * SEC).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -156,8 +173,15 @@ fn a_slow_round_skips_the_ticks_it_overran_and_counts_them() {
     let clock = ManualClock::new(T0, T0 + 7 * SEC).work([10 * MS, 2_500 * MS, 10 * MS]);
     let mut s = setup(clock, Duration::from_secs(1));
     let report = s.run();
-    assert_eq!(report.skipped_ticks, 2, "ticks 2 and 3 fell inside the slow round");
-    assert_eq!(timestamps(&report), [0, 1, 4, 5, 6, 7].map(|k| T0 + k * SEC), "no drift after the skip");
+    assert_eq!(
+        report.skipped_ticks, 2,
+        "ticks 2 and 3 fell inside the slow round"
+    );
+    assert_eq!(
+        timestamps(&report),
+        [0, 1, 4, 5, 6, 7].map(|k| T0 + k * SEC),
+        "no drift after the skip"
+    );
     assert_eq!(report.files.len(), 1);
     let (_, meta) = read_parquet(&report.files[0]);
     assert_eq!(meta.get(META_SKIPPED_TICKS).map(String::as_str), Some("2"));
@@ -165,12 +189,25 @@ fn a_slow_round_skips_the_ticks_it_overran_and_counts_them() {
 
 #[test]
 fn a_rotation_request_completes_the_file_between_rounds() {
-    let clock = ManualClock::new(T0, T0 + 4 * SEC).control_at(T0 + 2 * SEC + 500 * MS, Control::Rotate);
+    let clock =
+        ManualClock::new(T0, T0 + 4 * SEC).control_at(T0 + 2 * SEC + 500 * MS, Control::Rotate);
     let mut s = setup(clock, Duration::from_secs(1));
     let report = s.run();
     assert_eq!(report.files.len(), 2);
-    assert_eq!(timestamps(&LoopReport { files: report.files[..1].to_vec(), ..LoopReport::default() }), [0, 1, 2].map(|k| T0 + k * SEC));
-    assert_eq!(timestamps(&LoopReport { files: report.files[1..].to_vec(), ..LoopReport::default() }), [3, 4].map(|k| T0 + k * SEC));
+    assert_eq!(
+        timestamps(&LoopReport {
+            files: report.files[..1].to_vec(),
+            ..LoopReport::default()
+        }),
+        [0, 1, 2].map(|k| T0 + k * SEC)
+    );
+    assert_eq!(
+        timestamps(&LoopReport {
+            files: report.files[1..].to_vec(),
+            ..LoopReport::default()
+        }),
+        [3, 4].map(|k| T0 + k * SEC)
+    );
 }
 
 #[test]
@@ -178,20 +215,33 @@ fn pod_events_are_applied_before_each_round() {
     let mut s = setup(ManualClock::new(T0, T0 + SEC), Duration::from_secs(1));
     let group = s.fake.root().join("mon_groups/pod_uid-1");
     s.fake.create_dir(&group).expect("mkdir the pod group");
-    assert!(s.tx.try_emit(PodResctrlEvent::AddOrUpdate(PodResctrlAddOrUpdate {
-        pod_uid: "uid-1".into(),
-        pod_namespace: "default".into(),
-        pod_name: "web".into(),
-        group_state: ResctrlGroupState::Exists(group.to_string_lossy().into_owned()),
-        total_containers: 1,
-        reconciled_containers: 1,
-    })));
+    assert!(
+        s.tx.try_emit(PodResctrlEvent::AddOrUpdate(PodResctrlAddOrUpdate {
+            pod_uid: "uid-1".into(),
+            pod_namespace: "default".into(),
+            pod_name: "web".into(),
+            group_state: ResctrlGroupState::Exists(group.to_string_lossy().into_owned()),
+            total_containers: 1,
+            reconciled_containers: 1,
+        }))
+    );
     let report = s.run();
     assert_eq!(report.rounds, 2);
-    assert_eq!(report.rows, 8, "default group and the pod, two domains, two rounds");
+    assert_eq!(
+        report.rows, 8,
+        "default group and the pod, two domains, two rounds"
+    );
     let (batches, _) = read_parquet(&report.files[0]);
-    let names = batches[0].column_by_name("pod_name").expect("column").as_string::<i32>().clone();
-    assert_eq!(names.iter().flatten().collect::<Vec<_>>(), ["web"; 4], "two domains, two rounds");
+    let names = batches[0]
+        .column_by_name("pod_name")
+        .expect("column")
+        .as_string::<i32>()
+        .clone();
+    assert_eq!(
+        names.iter().flatten().collect::<Vec<_>>(),
+        ["web"; 4],
+        "two domains, two rounds"
+    );
 }
 
 #[test]
@@ -201,8 +251,15 @@ fn shutdown_completes_the_current_file_with_every_round_sampled() {
     let rc = Resctrl::with_provider(fake.clone(), fake.config()).expect("handle");
     let (_tx, rx) = events::channel(4);
     let interval = Duration::from_millis(20);
-    let (output, _) = Output::open(OutputConfig::new(tmp.path(), "node-a", interval)).expect("output");
-    let sampling = SamplingLoop::new(Sampler::new(rc, "node-a"), rx, output, Ticker::new(interval), SystemClock);
+    let (output, _) =
+        Output::open(OutputConfig::new(tmp.path(), "node-a", interval)).expect("output");
+    let sampling = SamplingLoop::new(
+        Sampler::new(rc, "node-a"),
+        rx,
+        output,
+        Ticker::new(interval),
+        SystemClock,
+    );
     let (control, inbox) = ControlHandle::new();
     let thread = std::thread::spawn(move || sampling.run(&inbox));
     std::thread::sleep(Duration::from_millis(150));
@@ -212,7 +269,10 @@ fn shutdown_completes_the_current_file_with_every_round_sampled() {
     assert_eq!(report.files.len(), 1);
     let (batches, _) = read_parquet(&report.files[0]);
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    assert_eq!(rows as u64, report.rows, "every sampled row is in the completed file");
+    assert_eq!(
+        rows as u64, report.rows,
+        "every sampled row is in the completed file"
+    );
     let left: Vec<_> = std::fs::read_dir(tmp.path()).expect("list").collect();
     assert_eq!(left.len(), 1, "no spool or partial file is left");
 }

@@ -39,10 +39,18 @@ fn every_round_appended_is_on_disk_when_append_returns() {
     let (bytes, ends) = spool_of(dir.path(), &[3, 1, 2]);
     assert_eq!(bytes.len() as u64, *ends.last().expect("an end"));
     let (contents, values) = read_cut(dir.path(), &bytes, bytes.len());
-    assert_eq!((contents.batches, contents.rows, contents.truncated), (3, 6, false));
+    assert_eq!(
+        (contents.batches, contents.rows, contents.truncated),
+        (3, 6, false)
+    );
     assert_eq!(values, [0, 1, 2, 1000, 2000, 2001]);
     assert_eq!(
-        contents.schema.expect("schema").metadata().get(crate::schema::META_NODE).map(String::as_str),
+        contents
+            .schema
+            .expect("schema")
+            .metadata()
+            .get(crate::schema::META_NODE)
+            .map(String::as_str),
         Some("node-a"),
         "the metadata survives in the spool"
     );
@@ -53,7 +61,10 @@ fn a_spool_cut_at_every_byte_of_its_last_round_keeps_every_earlier_round() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (bytes, ends) = spool_of(dir.path(), &[2, 3, 4]);
     let last_start = usize::try_from(ends[2]).expect("fits");
-    assert!(bytes.len() - last_start > 100, "the last round is a real message");
+    assert!(
+        bytes.len() - last_start > 100,
+        "the last round is a real message"
+    );
     for cut in last_start..bytes.len() {
         let (contents, values) = read_cut(dir.path(), &bytes, cut);
         assert_eq!(contents.batches, 2, "cut at {cut}");
@@ -70,6 +81,10 @@ fn a_spool_cut_in_any_earlier_round_keeps_the_rounds_before_it() {
         let (contents, values) = read_cut(dir.path(), &bytes, cut);
         assert_eq!(contents.batches, whole, "cut at {cut}");
         assert_eq!(values, [0, 1000, 2000][..whole], "cut at {cut}");
-        assert_eq!(contents.schema.is_some(), cut as u64 >= ends[0] || whole > 0, "cut at {cut}");
+        assert_eq!(
+            contents.schema.is_some(),
+            cut as u64 >= ends[0] || whole > 0,
+            "cut at {cut}"
+        );
     }
 }

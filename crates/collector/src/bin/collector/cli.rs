@@ -22,7 +22,12 @@ pub struct Args {
     pub node: Option<String>,
 
     /// Directory the Parquet files are written to (created if missing).
-    #[arg(long, env = "COLLECTOR_OUTPUT", value_name = "DIR", default_value = "/var/lib/collector")]
+    #[arg(
+        long,
+        env = "COLLECTOR_OUTPUT",
+        value_name = "DIR",
+        default_value = "/var/lib/collector"
+    )]
     pub output: PathBuf,
 
     /// Prefix of every output file name.
@@ -83,7 +88,11 @@ pub struct Args {
     pub nri_socket: PathBuf,
 
     /// The plugin's NRI name.
-    #[arg(long, env = "COLLECTOR_PLUGIN_NAME", default_value = "resctrl-collector")]
+    #[arg(
+        long,
+        env = "COLLECTOR_PLUGIN_NAME",
+        default_value = "resctrl-collector"
+    )]
     pub plugin_name: String,
 
     /// The plugin's NRI index, two digits: the order among plugins.
@@ -102,11 +111,16 @@ pub struct Args {
 
 impl Args {
     /// The library's configuration; `host_name` is the node name when none was given.
-    pub fn node_config(&self, host_name: impl FnOnce() -> std::io::Result<String>) -> anyhow::Result<NodeConfig> {
+    pub fn node_config(
+        &self,
+        host_name: impl FnOnce() -> std::io::Result<String>,
+    ) -> anyhow::Result<NodeConfig> {
         use anyhow::Context as _;
         let node = match &self.node {
             Some(node) => node.clone(),
-            None => host_name().context("reading the host name for the node name (or pass --node)")?,
+            None => {
+                host_name().context("reading the host name for the node name (or pass --node)")?
+            }
         };
         let nri = nri::stub::PluginConfig::new(&self.plugin_name, &self.plugin_index)
             .context("invalid --plugin-name or --plugin-index")?
@@ -144,7 +158,11 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         "ms" => value / 1000.0,
         "m" => value * 60.0,
         "h" => value * 3600.0,
-        other => return Err(format!("unknown unit {other:?} in {text:?}: use ms, s, m or h")),
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?}: use ms, s, m or h"
+            ));
+        }
     };
     let duration = Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))?;
     if duration < Duration::from_millis(1) {
@@ -164,13 +182,21 @@ fn parse_size(text: &str) -> Result<u64, String> {
         "KB" | "kB" => 1e3,
         "MB" => 1e6,
         "GB" => 1e9,
-        other => return Err(format!("unknown unit {other:?} in {text:?}: use B, KiB, MiB, GiB, KB, MB or GB")),
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?}: use B, KiB, MiB, GiB, KB, MB or GB"
+            ));
+        }
     };
     let bytes = value * factor;
     if !(1.0..=9.0e18).contains(&bytes) {
         return Err(format!("{text:?} is out of range: at least 1 byte"));
     }
-    #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "range checked above")]
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "range checked above"
+    )]
     Ok(bytes as u64)
 }
 
@@ -223,11 +249,16 @@ mod tests {
     #[test]
     fn defaults_are_the_documented_ones() {
         let args = parse(&["--node", "n1"]);
-        let config = args.node_config(|| unreachable!("a node was given")).expect("config");
+        let config = args
+            .node_config(|| unreachable!("a node was given"))
+            .expect("config");
         assert_eq!(config.output.node, "n1");
         assert_eq!(config.output.dir, PathBuf::from("/var/lib/collector"));
         assert_eq!(config.output.interval, Duration::from_secs(1));
-        assert_eq!(config.output.max_file_bytes, collector::DEFAULT_MAX_FILE_BYTES);
+        assert_eq!(
+            config.output.max_file_bytes,
+            collector::DEFAULT_MAX_FILE_BYTES
+        );
         assert_eq!(config.output.max_file_age, collector::DEFAULT_MAX_FILE_AGE);
         assert_eq!(config.resctrl, resctrl::Config::default());
         assert_eq!(config.plugin, PluginConfig::default());
@@ -242,14 +273,41 @@ mod tests {
     #[test]
     fn arguments_reach_every_setting() {
         let args = parse(&[
-            "--output", "/tmp/out", "--file-prefix", "rdt-", "--interval", "250ms",
-            "--max-file-size", "1MiB", "--max-file-age", "30s", "--resctrl-root", "/mnt/r",
-            "--mounts-file", "/tmp/mounts", "--cpuinfo-file", "/tmp/cpuinfo", "--auto-mount",
-            "--group-prefix", "t_", "--cleanup-on-start", "false", "--cgroup-root", "/mnt/cg",
-            "--nri-socket", "/run/x/nri.sock", "--plugin-index", "20", "--retry-interval", "1s",
+            "--output",
+            "/tmp/out",
+            "--file-prefix",
+            "rdt-",
+            "--interval",
+            "250ms",
+            "--max-file-size",
+            "1MiB",
+            "--max-file-age",
+            "30s",
+            "--resctrl-root",
+            "/mnt/r",
+            "--mounts-file",
+            "/tmp/mounts",
+            "--cpuinfo-file",
+            "/tmp/cpuinfo",
+            "--auto-mount",
+            "--group-prefix",
+            "t_",
+            "--cleanup-on-start",
+            "false",
+            "--cgroup-root",
+            "/mnt/cg",
+            "--nri-socket",
+            "/run/x/nri.sock",
+            "--plugin-index",
+            "20",
+            "--retry-interval",
+            "1s",
         ]);
         let config = args.node_config(|| Ok("host-1".into())).expect("config");
-        assert_eq!(config.output.node, "host-1", "the host name when --node is not given");
+        assert_eq!(
+            config.output.node, "host-1",
+            "the host name when --node is not given"
+        );
         assert_eq!(config.output.prefix, "rdt-");
         assert_eq!(config.output.interval, Duration::from_millis(250));
         assert_eq!(config.output.max_file_bytes, 1 << 20);
@@ -270,9 +328,13 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_flag() {
-        let err = Args::try_parse_from(["collector", "--interval", "soon"]).expect_err("bad interval");
+        let err =
+            Args::try_parse_from(["collector", "--interval", "soon"]).expect_err("bad interval");
         let text = err.to_string();
-        assert!(text.contains("--interval") && text.contains("soon"), "{text}");
+        assert!(
+            text.contains("--interval") && text.contains("soon"),
+            "{text}"
+        );
         let args = parse(&["--node", "n", "--plugin-index", "x"]);
         let err = args.node_config(|| unreachable!()).expect_err("bad index");
         assert!(format!("{err:#}").contains("--plugin-index"), "{err:#}");

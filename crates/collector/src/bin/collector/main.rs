@@ -44,11 +44,15 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     let config = args.node_config(|| {
         std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned())
     })?;
-    let collector = Collector::start(config).await.context("starting the collector")?;
+    let collector = Collector::start(config)
+        .await
+        .context("starting the collector")?;
     let control = collector.control();
-    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut terminate =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    let mut rotate = signal(SignalKind::user_defined1()).context("installing the SIGUSR1 handler")?;
+    let mut rotate =
+        signal(SignalKind::user_defined1()).context("installing the SIGUSR1 handler")?;
     tokio::spawn(async move {
         loop {
             tokio::select! {
