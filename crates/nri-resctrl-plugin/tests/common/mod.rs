@@ -125,8 +125,6 @@ pub fn failed(pod: &PodInfo, total: usize, reconciled: usize) -> PodResctrlEvent
 pub fn removed(pod: &PodInfo) -> PodResctrlEvent {
     PodResctrlEvent::Removed(PodResctrlRemoved {
         pod_uid: pod.uid.clone(),
-        pod_namespace: pod.namespace.clone(),
-        pod_name: pod.name.clone(),
     })
 }
 
