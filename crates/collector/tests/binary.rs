@@ -24,7 +24,10 @@ impl Host {
         let root = host.resctrl();
         for (rel, text) in [
             ("info/L3_MON/num_rmids", "64\n"),
-            ("info/L3_MON/mon_features", "llc_occupancy\nmbm_total_bytes\nmbm_local_bytes\n"),
+            (
+                "info/L3_MON/mon_features",
+                "llc_occupancy\nmbm_total_bytes\nmbm_local_bytes\n",
+            ),
             ("tasks", ""),
             ("mon_data/mon_L3_00/llc_occupancy", "4096\n"),
             ("mon_data/mon_L3_00/mbm_total_bytes", "1000\n"),
@@ -35,9 +38,15 @@ impl Host {
         fs::create_dir_all(root.join("mon_groups")).expect("mkdir mon_groups");
         write(
             &host.path("mounts"),
-            &format!("proc /proc proc rw 0 0\nresctrl {} resctrl rw,relatime 0 0\n", root.display()),
+            &format!(
+                "proc /proc proc rw 0 0\nresctrl {} resctrl rw,relatime 0 0\n",
+                root.display()
+            ),
         );
-        write(&host.path("cpuinfo"), "flags\t\t: fpu rdt_a cqm_llc cqm_occup_llc cqm_mbm_total cqm_mbm_local\n");
+        write(
+            &host.path("cpuinfo"),
+            "flags\t\t: fpu rdt_a cqm_llc cqm_occup_llc cqm_mbm_total cqm_mbm_local\n",
+        );
         write(&host.path("cgroup/cgroup.controllers"), "cpu memory\n");
         host
     }
@@ -122,24 +131,37 @@ fn sigusr1_completes_a_file_and_sigterm_completes_the_last_and_exits_zero() {
     let child = host.command().spawn().expect("spawn the collector");
     let spooling = || {
         fs::read_dir(host.out())
-            .map(|d| d.filter_map(Result::ok).any(|e| e.file_name().to_string_lossy().ends_with(".spool")))
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .any(|e| e.file_name().to_string_lossy().ends_with(".spool"))
+            })
             .unwrap_or(false)
     };
     wait_for("the first round to be spooled", spooling);
     signal(&child, libc::SIGUSR1);
-    wait_for("SIGUSR1 to complete a file", || parquet_files(&host.out()).len() == 1);
+    wait_for("SIGUSR1 to complete a file", || {
+        parquet_files(&host.out()).len() == 1
+    });
     wait_for("a round in the next file", spooling);
     let asked = Instant::now();
     signal(&child, libc::SIGTERM);
     let (output, stderr) = finish(child);
     let took = asked.elapsed();
-    assert!(output.status.success(), "exit {:?}: {stderr}", output.status);
+    assert!(
+        output.status.success(),
+        "exit {:?}: {stderr}",
+        output.status
+    );
     eprintln!("SIGTERM to exit: {took:?}");
     let files = parquet_files(&host.out());
     assert_eq!(files.len(), 2, "{files:?}: {stderr}");
     for file in &files {
         let name = file.file_name().and_then(|n| n.to_str()).expect("name");
-        assert!(name.starts_with("node-1-") && name.len() == "node-1-20261201T080000Z-0123abcd.parquet".len(), "{name}");
+        assert!(
+            name.starts_with("node-1-")
+                && name.len() == "node-1-20261201T080000Z-0123abcd.parquet".len(),
+            "{name}"
+        );
         assert!(rows_in(file) >= 1, "{name} has rows");
     }
     let left: Vec<_> = fs::read_dir(host.out()).expect("list").collect();
@@ -149,17 +171,33 @@ fn sigusr1_completes_a_file_and_sigterm_completes_the_last_and_exits_zero() {
 #[test]
 fn a_bad_flag_value_names_the_flag() {
     let host = Host::new();
-    let (output, stderr) = finish(host.command().args(["--interval", "soon"]).spawn().expect("spawn"));
+    let (output, stderr) = finish(
+        host.command()
+            .args(["--interval", "soon"])
+            .spawn()
+            .expect("spawn"),
+    );
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("--interval") && stderr.contains("soon"), "{stderr}");
+    assert!(
+        stderr.contains("--interval") && stderr.contains("soon"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn environment_variables_stand_in_for_flags() {
     let host = Host::new();
-    let (output, stderr) = finish(host.command().env("COLLECTOR_MAX_FILE_AGE", "never").spawn().expect("spawn"));
+    let (output, stderr) = finish(
+        host.command()
+            .env("COLLECTOR_MAX_FILE_AGE", "never")
+            .spawn()
+            .expect("spawn"),
+    );
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("--max-file-age") && stderr.contains("never"), "{stderr}");
+    assert!(
+        stderr.contains("--max-file-age") && stderr.contains("never"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -167,9 +205,21 @@ fn an_output_directory_that_cannot_be_written_is_a_clear_error() {
     let host = Host::new();
     write(&host.path("a-file"), "");
     let bad = host.path("a-file/out");
-    let (output, stderr) = finish(host.command().arg("--output").arg(&bad).spawn().expect("spawn"));
+    let (output, stderr) = finish(
+        host.command()
+            .arg("--output")
+            .arg(&bad)
+            .spawn()
+            .expect("spawn"),
+    );
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains(&format!("cannot write to the output directory {}", bad.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot write to the output directory {}",
+            bad.display()
+        )),
+        "{stderr}"
+    );
     assert!(stderr.contains("--output"), "{stderr}");
 }
 
@@ -180,29 +230,61 @@ fn resctrl_that_is_not_mounted_is_a_clear_error() {
     let (output, stderr) = finish(host.command().spawn().expect("spawn"));
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     let root = host.resctrl().display().to_string();
-    assert!(stderr.contains(&format!("resctrl at {root} cannot be used")), "{stderr}");
-    assert!(stderr.contains(&format!("mount -t resctrl resctrl {root}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("resctrl at {root} cannot be used")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("mount -t resctrl resctrl {root}")),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn help_lists_every_flag_with_its_environment_variable_and_default() {
-    let output = Command::new(env!("CARGO_BIN_EXE_collector")).arg("--help").output().expect("run --help");
+    let output = Command::new(env!("CARGO_BIN_EXE_collector"))
+        .arg("--help")
+        .output()
+        .expect("run --help");
     let help = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success());
     for (flag, env, default) in [
         ("--interval", "COLLECTOR_INTERVAL", "[default: 1s]"),
-        ("--max-file-size", "COLLECTOR_MAX_FILE_SIZE", "[default: 256MiB]"),
+        (
+            "--max-file-size",
+            "COLLECTOR_MAX_FILE_SIZE",
+            "[default: 256MiB]",
+        ),
         ("--max-file-age", "COLLECTOR_MAX_FILE_AGE", "[default: 10m]"),
-        ("--output", "COLLECTOR_OUTPUT", "[default: /var/lib/collector]"),
-        ("--resctrl-root", "COLLECTOR_RESCTRL_ROOT", "[default: /sys/fs/resctrl]"),
-        ("--nri-socket", "COLLECTOR_NRI_SOCKET", "[default: /var/run/nri/nri.sock]"),
-        ("--cgroup-root", "COLLECTOR_CGROUP_ROOT", "[default: /sys/fs/cgroup]"),
+        (
+            "--output",
+            "COLLECTOR_OUTPUT",
+            "[default: /var/lib/collector]",
+        ),
+        (
+            "--resctrl-root",
+            "COLLECTOR_RESCTRL_ROOT",
+            "[default: /sys/fs/resctrl]",
+        ),
+        (
+            "--nri-socket",
+            "COLLECTOR_NRI_SOCKET",
+            "[default: /var/run/nri/nri.sock]",
+        ),
+        (
+            "--cgroup-root",
+            "COLLECTOR_CGROUP_ROOT",
+            "[default: /sys/fs/cgroup]",
+        ),
     ] {
         let line = help
             .split("\n\n")
             .find(|block| block.contains(flag))
             .unwrap_or_else(|| panic!("{flag} is not in --help:\n{help}"));
-        assert!(line.contains(env) && line.contains(default), "{flag}: {line}");
+        assert!(
+            line.contains(env) && line.contains(default),
+            "{flag}: {line}"
+        );
     }
     assert!(help.contains("COLLECTOR_NODE"), "{help}");
 }
