@@ -31,11 +31,17 @@ const T0: i64 = 1_796_112_000 * SEC;
 
 /// CPU time of this thread.
 fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes one timespec, which `ts` is.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    Duration::new(u64::try_from(ts.tv_sec).unwrap_or(0), u32::try_from(ts.tv_nsec).unwrap_or(0))
+    Duration::new(
+        u64::try_from(ts.tv_sec).unwrap_or(0),
+        u32::try_from(ts.tv_nsec).unwrap_or(0),
+    )
 }
 
 fn uid(p: usize) -> String {
@@ -63,17 +69,31 @@ struct RoundCost {
     cpu: Duration,
 }
 
-fn rounds<P: FsProvider>(sampler: &mut Sampler<P>, pods: &PodTable, mut before: impl FnMut(usize)) -> Result<RoundCost, String> {
+fn rounds<P: FsProvider>(
+    sampler: &mut Sampler<P>,
+    pods: &PodTable,
+    mut before: impl FnMut(usize),
+) -> Result<RoundCost, String> {
     let (mut wall, mut cpu) = (Duration::ZERO, Duration::ZERO);
     for round in 0..ROUNDS {
         before(round);
         let at = T0 + i64::try_from(round).unwrap_or(0) * SEC;
         let (w0, c0) = (Instant::now(), thread_cpu());
-        let rows = sampler.sample(pods, SampleTime { timestamp_ns: at, interval_ns: SEC, read_at_ns: at });
+        let rows = sampler.sample(
+            pods,
+            SampleTime {
+                timestamp_ns: at,
+                interval_ns: SEC,
+                read_at_ns: at,
+            },
+        );
         let (c1, w1) = (thread_cpu(), Instant::now());
         let expected = (PODS + 1) * DOMAINS as usize;
         if rows.len() != expected || rows.iter().any(|r| r.status == Status::ReadFailed) {
-            return Err(format!("round {round}: {} rows, expected {expected} all read", rows.len()));
+            return Err(format!(
+                "round {round}: {} rows, expected {expected} all read",
+                rows.len()
+            ));
         }
         if round > 0 {
             wall += w1 - w0;
@@ -81,7 +101,10 @@ fn rounds<P: FsProvider>(sampler: &mut Sampler<P>, pods: &PodTable, mut before: 
         }
     }
     let n = u32::try_from(ROUNDS - 1).unwrap_or(1);
-    Ok(RoundCost { wall: wall / n, cpu: cpu / n })
+    Ok(RoundCost {
+        wall: wall / n,
+        cpu: cpu / n,
+    })
 }
 
 fn report_round(what: &str, cost: &RoundCost) {
@@ -95,7 +118,10 @@ fn report_round(what: &str, cost: &RoundCost) {
 }
 
 fn sampling_on_the_fake() -> Result<(), String> {
-    let fake = FakeResctrl::builder().l3_domains(0..DOMAINS).num_rmids(PODS as u32 + 1).build();
+    let fake = FakeResctrl::builder()
+        .l3_domains(0..DOMAINS)
+        .num_rmids(PODS as u32 + 1)
+        .build();
     let rc = Resctrl::with_provider(fake.clone(), fake.config()).map_err(|e| e.to_string())?;
     let groups: Vec<PathBuf> = (0..PODS)
         .map(|p| rc.create_group(&uid(p)).map_err(|e| e.to_string()))
@@ -104,7 +130,12 @@ fn sampling_on_the_fake() -> Result<(), String> {
     let mut sampler = Sampler::new(rc, "node-a");
     let cost = rounds(&mut sampler, &pods, |round| {
         for g in &groups {
-            fake.set_reading(g, 0, MbmTotalBytes, FakeReading::Value(round as u64 * 1_000_000));
+            fake.set_reading(
+                g,
+                0,
+                MbmTotalBytes,
+                FakeReading::Value(round as u64 * 1_000_000),
+            );
         }
     })?;
     report_round("1,000 groups x 2 domains, fake", &cost);
@@ -113,7 +144,11 @@ fn sampling_on_the_fake() -> Result<(), String> {
 
 /// The same tree as plain files on tmpfs (or the temp directory), read through `RealFs`.
 fn sampling_on_tmpfs() -> Result<(), String> {
-    let base = if Path::new("/dev/shm").is_dir() { PathBuf::from("/dev/shm") } else { std::env::temp_dir() };
+    let base = if Path::new("/dev/shm").is_dir() {
+        PathBuf::from("/dev/shm")
+    } else {
+        std::env::temp_dir()
+    };
     let dir = tempfile::tempdir_in(&base).map_err(|e| e.to_string())?;
     let root = dir.path();
     let write_group = |group: &Path, value: u64| -> std::io::Result<()> {
@@ -127,15 +162,21 @@ fn sampling_on_tmpfs() -> Result<(), String> {
         Ok(())
     };
     write_group(root, 0).map_err(|e| e.to_string())?;
-    let groups: Vec<PathBuf> = (0..PODS).map(|p| root.join(format!("mon_groups/pod_{}", uid(p)))).collect();
+    let groups: Vec<PathBuf> = (0..PODS)
+        .map(|p| root.join(format!("mon_groups/pod_{}", uid(p))))
+        .collect();
     for g in &groups {
         write_group(g, 0).map_err(|e| e.to_string())?;
     }
-    let rc = Resctrl::with_provider(RealFs, resctrl::Config::default().with_root(root)).map_err(|e| e.to_string())?;
+    let rc = Resctrl::with_provider(RealFs, resctrl::Config::default().with_root(root))
+        .map_err(|e| e.to_string())?;
     let pods = pod_table(|p| groups[p].clone());
     let mut sampler = Sampler::new(rc, "node-a");
     let cost = rounds(&mut sampler, &pods, |_| {})?;
-    report_round(&format!("1,000 groups x 2 domains, files on {}", base.display()), &cost);
+    report_round(
+        &format!("1,000 groups x 2 domains, files on {}", base.display()),
+        &cost,
+    );
     Ok(())
 }
 
@@ -143,8 +184,11 @@ fn one_round_of_rows(tick: i64) -> Vec<Row> {
     let node: Arc<str> = "node-a".into();
     let mut rows = Vec::with_capacity(PODS * DOMAINS as usize);
     for p in 0..PODS {
-        let (uid, name, group): (Arc<str>, Arc<str>, Arc<str>) =
-            (uid(p).into(), format!("pod-{p}").into(), format!("/sys/fs/resctrl/mon_groups/pod_{}", uid(p)).into());
+        let (uid, name, group): (Arc<str>, Arc<str>, Arc<str>) = (
+            uid(p).into(),
+            format!("pod-{p}").into(),
+            format!("/sys/fs/resctrl/mon_groups/pod_{}", uid(p)).into(),
+        );
         for d in 0..DOMAINS {
             let v = (tick as u64) * 1_000_000 + p as u64 * 7 + u64::from(d);
             rows.push(Row {
@@ -157,7 +201,11 @@ fn one_round_of_rows(tick: i64) -> Vec<Row> {
                 resctrl_group: Some(group.clone()),
                 total_containers: Some(4),
                 reconciled_containers: Some(4),
-                domain: Some(if d == 0 { "mon_L3_00".into() } else { "mon_L3_01".into() }),
+                domain: Some(if d == 0 {
+                    "mon_L3_00".into()
+                } else {
+                    "mon_L3_01".into()
+                }),
                 llc_occupancy_bytes: Some(65_536 + p as u64),
                 mbm_total_bytes: Some(v),
                 mbm_local_bytes: Some(v / 2),
@@ -190,7 +238,8 @@ fn parquet_throughput() -> Result<(), String> {
         .set_max_row_group_size(collector::DEFAULT_ROW_GROUP_ROWS)
         .build();
     let (c0, t) = (thread_cpu(), Instant::now());
-    let mut writer = ArrowWriter::try_new(std::io::sink(), s.clone(), Some(props)).map_err(|e| e.to_string())?;
+    let mut writer =
+        ArrowWriter::try_new(std::io::sink(), s.clone(), Some(props)).map_err(|e| e.to_string())?;
     for b in &batches {
         writer.write(b).map_err(|e| e.to_string())?;
     }
@@ -203,14 +252,22 @@ fn parquet_throughput() -> Result<(), String> {
     let (mut output, _) = Output::open(config).map_err(|e| e.to_string())?;
     let t = Instant::now();
     for (i, b) in batches.iter().enumerate() {
-        output.write(b, T0 + i as i64 * SEC).map_err(|e| e.to_string())?;
+        output
+            .write(b, T0 + i as i64 * SEC)
+            .map_err(|e| e.to_string())?;
     }
-    let file = output.close().map_err(|e| e.to_string())?.ok_or("no file")?;
+    let file = output
+        .close()
+        .map_err(|e| e.to_string())?
+        .ok_or("no file")?;
     let full = t.elapsed();
     let size = fs::metadata(&file).map_err(|e| e.to_string())?.len();
 
     let per_sec = |d: Duration| total as f64 / d.as_secs_f64();
-    println!("rows to Arrow: {:.2} M rows/s ({total} rows)", per_sec(to_arrow) / 1e6);
+    println!(
+        "rows to Arrow: {:.2} M rows/s ({total} rows)",
+        per_sec(to_arrow) / 1e6
+    );
     println!(
         "Parquet encode (snappy, one core): {:.2} M rows/s wall, {:.2} M rows/s per CPU second",
         per_sec(encode) / 1e6,
@@ -235,7 +292,10 @@ fn vm_hwm_kib() -> Option<u64> {
 
 /// An hour of 1 Hz rounds of 1,000 pods on the fake, through the whole write path.
 fn an_hour_of_ticks() -> Result<(), String> {
-    let fake = FakeResctrl::builder().l3_domains(0..DOMAINS).num_rmids(PODS as u32 + 1).build();
+    let fake = FakeResctrl::builder()
+        .l3_domains(0..DOMAINS)
+        .num_rmids(PODS as u32 + 1)
+        .build();
     let rc = Resctrl::with_provider(fake.clone(), fake.config()).map_err(|e| e.to_string())?;
     let groups: Vec<PathBuf> = (0..PODS)
         .map(|p| rc.create_group(&uid(p)).map_err(|e| e.to_string()))
@@ -243,7 +303,12 @@ fn an_hour_of_ticks() -> Result<(), String> {
     let pods = pod_table(|p| groups[p].clone());
     let mut sampler = Sampler::new(rc, "node-a");
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let (mut output, _) = Output::open(OutputConfig::new(dir.path(), "node-a", Duration::from_secs(1))).map_err(|e| e.to_string())?;
+    let (mut output, _) = Output::open(OutputConfig::new(
+        dir.path(),
+        "node-a",
+        Duration::from_secs(1),
+    ))
+    .map_err(|e| e.to_string())?;
     let before = vm_hwm_kib();
     let t = Instant::now();
     let mut rows_total = 0;
@@ -252,7 +317,14 @@ fn an_hour_of_ticks() -> Result<(), String> {
             fake.set_reading(g, 0, MbmTotalBytes, FakeReading::Value(tick as u64 * 4096));
         }
         let at = T0 + tick * SEC;
-        let rows = sampler.sample(&pods, SampleTime { timestamp_ns: at, interval_ns: SEC, read_at_ns: at });
+        let rows = sampler.sample(
+            &pods,
+            SampleTime {
+                timestamp_ns: at,
+                interval_ns: SEC,
+                read_at_ns: at,
+            },
+        );
         rows_total += rows.len();
         let batch = to_record_batch(output.schema(), &rows).map_err(|e| e.to_string())?;
         output.write(&batch, at).map_err(|e| e.to_string())?;
@@ -277,7 +349,10 @@ fn output_files(dir: &Path) -> usize {
 /// (occupancy only, domains summed, row dropped on any `Unavailable`) keep against ours.
 fn against_upstream() -> Result<(), String> {
     const ROUNDS: usize = 600;
-    let fake = FakeResctrl::builder().l3_domains(0..DOMAINS).num_rmids(PODS as u32 + 1).build();
+    let fake = FakeResctrl::builder()
+        .l3_domains(0..DOMAINS)
+        .num_rmids(PODS as u32 + 1)
+        .build();
     let rc = Resctrl::with_provider(fake.clone(), fake.config()).map_err(|e| e.to_string())?;
     let groups: Vec<PathBuf> = (0..PODS)
         .map(|p| rc.create_group(&uid(p)).map_err(|e| e.to_string()))
@@ -291,27 +366,50 @@ fn against_upstream() -> Result<(), String> {
         seed ^= seed << 17;
         seed
     };
-    let (mut upstream_rows, mut upstream_values, mut our_occupancy, mut our_bandwidth) = (0u64, 0u64, 0u64, 0u64);
+    let (mut upstream_rows, mut upstream_values, mut our_occupancy, mut our_bandwidth) =
+        (0u64, 0u64, 0u64, 0u64);
     for round in 0..ROUNDS {
         for g in &groups {
             for d in 0..DOMAINS {
                 let unavailable = next() % 100 == 0;
-                let reading = if unavailable { FakeReading::Unavailable } else { FakeReading::Value(65_536) };
+                let reading = if unavailable {
+                    FakeReading::Unavailable
+                } else {
+                    FakeReading::Value(65_536)
+                };
                 fake.set_reading(g, d, LlcOccupancy, reading);
-                fake.set_reading(g, d, MbmTotalBytes, FakeReading::Value(round as u64 * 1_000));
+                fake.set_reading(
+                    g,
+                    d,
+                    MbmTotalBytes,
+                    FakeReading::Value(round as u64 * 1_000),
+                );
                 fake.set_reading(g, d, MbmLocalBytes, FakeReading::Value(round as u64 * 500));
             }
         }
         let at = T0 + round as i64 * SEC;
-        let rows = sampler.sample(&pods, SampleTime { timestamp_ns: at, interval_ns: SEC, read_at_ns: at });
-        for pod_rows in rows.iter().filter(|r| r.pod_uid.is_some()).collect::<Vec<_>>().chunks(DOMAINS as usize) {
+        let rows = sampler.sample(
+            &pods,
+            SampleTime {
+                timestamp_ns: at,
+                interval_ns: SEC,
+                read_at_ns: at,
+            },
+        );
+        for pod_rows in rows
+            .iter()
+            .filter(|r| r.pod_uid.is_some())
+            .collect::<Vec<_>>()
+            .chunks(DOMAINS as usize)
+        {
             if pod_rows.iter().all(|r| r.llc_occupancy_bytes.is_some()) {
                 upstream_rows += 1;
                 upstream_values += DOMAINS as u64;
             }
             for r in pod_rows {
                 our_occupancy += u64::from(r.llc_occupancy_bytes.is_some());
-                our_bandwidth += u64::from(r.mbm_total_bytes_delta.is_some()) + u64::from(r.mbm_local_bytes_delta.is_some());
+                our_bandwidth += u64::from(r.mbm_total_bytes_delta.is_some())
+                    + u64::from(r.mbm_local_bytes_delta.is_some());
             }
         }
     }
@@ -325,9 +423,12 @@ fn against_upstream() -> Result<(), String> {
     Ok(())
 }
 
+/// One part of the benchmark.
+type Step = fn() -> Result<(), String>;
+
 fn main() -> ExitCode {
     let quick = std::env::args().any(|a| a == "--quick");
-    let mut steps: Vec<(&str, fn() -> Result<(), String>)> = vec![
+    let mut steps: Vec<(&str, Step)> = vec![
         ("sampling on the fake", sampling_on_the_fake),
         ("sampling on tmpfs", sampling_on_tmpfs),
         ("Parquet throughput", parquet_throughput),

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use nri_resctrl_plugin::display_chain;
-use resctrl::{DomainReadings, FsProvider, Reading, Resctrl};
+use resctrl::{DomainReadings, FsProvider, MonLayout, Reading, Resctrl};
 
 use crate::pods::{Pod, PodGroup, PodTable};
 use crate::schema::{Row, Status};
@@ -39,6 +39,8 @@ pub struct Sampler<P: FsProvider> {
     domain_names: HashMap<(u32, Option<u32>), Arc<str>>,
     /// Groups whose last read failed, so a lasting failure is logged once.
     failing: HashSet<Arc<str>>,
+    /// This round's domains, if the default group could be listed.
+    layout: Option<MonLayout>,
 }
 
 impl<P: FsProvider> Sampler<P> {
@@ -52,6 +54,7 @@ impl<P: FsProvider> Sampler<P> {
             tracker: SeriesTracker::new(),
             domain_names: HashMap::new(),
             failing: HashSet::new(),
+            layout: None,
         }
     }
 
@@ -80,6 +83,9 @@ impl<P: FsProvider> Sampler<P> {
         let mut rows = Vec::with_capacity(2 * (pods.len() + 1));
         let root = self.root.clone();
         let root_path = self.resctrl.root().to_path_buf();
+        // Listed once a round, from the default group, so every other group costs only
+        // its file reads (and domains coming or going are followed within a round).
+        self.layout = self.resctrl.monitoring_layout(&root_path).ok();
         self.group_rows(&root_path, &root, None, at, &mut rows);
         for pod in pods.iter() {
             match &pod.group {
@@ -129,7 +135,11 @@ impl<P: FsProvider> Sampler<P> {
         rows: &mut Vec<Row>,
     ) {
         let base = self.base_row(pod, Some(label), at);
-        let readings = match self.resctrl.read_group_monitoring(path) {
+        let read = match &self.layout {
+            Some(layout) => self.resctrl.read_group_monitoring_with(path, layout),
+            None => self.resctrl.read_group_monitoring(path),
+        };
+        let readings = match read {
             Ok(readings) => {
                 if self.failing.remove(label) {
                     tracing::info!(group = %label, "the group can be read again");

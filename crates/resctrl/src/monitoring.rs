@@ -211,6 +211,28 @@ fn sub_domain_id(name: &str) -> Option<u32> {
     numbered(name, SUB_L3_PREFIX)
 }
 
+/// Where a mount's monitoring domains are below a group's `mon_data`: every group has the
+/// same (the kernel gives each group a directory per domain it monitors), so a sampler
+/// lists them once, from [`Resctrl::monitoring_layout`], and reads every group with
+/// [`Resctrl::read_group_monitoring_with`] without listing directories.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MonLayout {
+    /// `(directory below mon_data, L3 domain, sub-NUMA node)`, sorted by domain and node.
+    domains: Vec<(PathBuf, u32, Option<u32>)>,
+}
+
+impl MonLayout {
+    /// Number of domains (L3 domains and sub-NUMA nodes).
+    pub fn len(&self) -> usize {
+        self.domains.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.domains.is_empty()
+    }
+}
+
 impl<P: FsProvider> Resctrl<P> {
     /// Reads `llc_occupancy`, `mbm_total_bytes` and `mbm_local_bytes` of every L3 domain
     /// of the group at `path` (the root is allowed: it is the default group), and of
@@ -222,6 +244,14 @@ impl<P: FsProvider> Resctrl<P> {
     /// events are ignored. Failing to list `mon_data` (e.g. the group was removed) or a
     /// domain, or any other read error, is returned, classified.
     pub fn read_group_monitoring(&self, path: &Path) -> Result<GroupReadings> {
+        let layout = self.monitoring_layout(path)?;
+        self.read_domains(path, &layout)
+    }
+
+    /// The domains below the `mon_data` of the group at `path` (usually the root).
+    ///
+    /// Fails like [`Self::read_group_monitoring`] when a directory cannot be listed.
+    pub fn monitoring_layout(&self, path: &Path) -> Result<MonLayout> {
         self.check_group_path(path, true)?;
         let mon_data = path.join(MON_DATA_DIR);
         let mut domains = Vec::new();
@@ -229,16 +259,49 @@ impl<P: FsProvider> Resctrl<P> {
             let Some(domain) = entry.to_str().and_then(l3_domain_id) else {
                 continue;
             };
-            let dir = mon_data.join(&entry);
-            domains.push(self.read_domain(&dir, domain, None)?);
-            for sub in self.list_dirs(&dir)? {
-                let Some(sub_domain) = sub.to_str().and_then(sub_domain_id) else {
-                    continue;
-                };
-                domains.push(self.read_domain(&dir.join(&sub), domain, Some(sub_domain))?);
+            let dir = PathBuf::from(&entry);
+            for sub in self.list_dirs(&mon_data.join(&entry))? {
+                if let Some(sub_domain) = sub.to_str().and_then(sub_domain_id) {
+                    domains.push((dir.join(&sub), domain, Some(sub_domain)));
+                }
             }
+            domains.push((dir, domain, None));
         }
-        domains.sort_by_key(|d| (d.domain, d.sub_domain));
+        domains.sort_by_key(|(_, domain, sub)| (*domain, *sub));
+        Ok(MonLayout { domains })
+    }
+
+    /// Like [`Self::read_group_monitoring`], but reads the domains of `layout` (from
+    /// [`Self::monitoring_layout`]) without listing directories: a third of the system
+    /// calls of a group.
+    ///
+    /// If no event of any domain exists, the group is listed after all: that reports a
+    /// removed group as the same error [`Self::read_group_monitoring`] gives, and reads a
+    /// group whose domains differ from `layout`.
+    pub fn read_group_monitoring_with(
+        &self,
+        path: &Path,
+        layout: &MonLayout,
+    ) -> Result<GroupReadings> {
+        self.check_group_path(path, true)?;
+        let readings = self.read_domains(path, layout)?;
+        let all_absent = readings
+            .domains
+            .iter()
+            .all(|d| MonEvent::ALL.iter().all(|&e| d.get(e) == Reading::Absent));
+        if all_absent {
+            return self.read_group_monitoring(path);
+        }
+        Ok(readings)
+    }
+
+    fn read_domains(&self, path: &Path, layout: &MonLayout) -> Result<GroupReadings> {
+        let mon_data = path.join(MON_DATA_DIR);
+        let domains = layout
+            .domains
+            .iter()
+            .map(|(dir, domain, sub)| self.read_domain(&mon_data.join(dir), *domain, *sub))
+            .collect::<Result<_>>()?;
         Ok(GroupReadings {
             path: path.to_path_buf(),
             domains,
@@ -507,6 +570,51 @@ mod fake_tests {
     }
 
     #[test]
+    fn a_layout_read_once_reads_every_group_alike() {
+        let fake = FakeResctrl::new();
+        let rc = handle(&fake);
+        let layout = rc.monitoring_layout(rc.root()).expect("layout");
+        assert_eq!(layout.len(), 2);
+        let g = rc.create_group("a").expect("create");
+        fake.set_reading(&g, 1, MonEvent::MbmTotalBytes, FakeReading::Value(77));
+        fake.reset_counters();
+        let with = rc.read_group_monitoring_with(&g, &layout).expect("read");
+        assert_eq!(
+            fake.counters().reads,
+            6,
+            "three events in two domains, nothing else"
+        );
+        assert_eq!(with, rc.read_group_monitoring(&g).expect("read"));
+    }
+
+    #[test]
+    fn a_removed_group_read_by_layout_fails_like_a_listing() {
+        let fake = FakeResctrl::new();
+        let rc = handle(&fake);
+        let layout = rc.monitoring_layout(rc.root()).expect("layout");
+        let g = rc.create_group("a").expect("create");
+        rc.delete_group(&g).expect("delete");
+        let err = rc
+            .read_group_monitoring_with(&g, &layout)
+            .expect_err("gone");
+        assert!(
+            matches!(
+                err,
+                Error::Io {
+                    op: Op::ListDir,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.is_not_found());
+        let err = rc
+            .read_group_monitoring_with(Path::new("/elsewhere"), &layout)
+            .expect_err("outside");
+        assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+    }
+
+    #[test]
     fn error_and_unassigned_markers_are_told_apart() {
         let fake = FakeResctrl::new();
         let rc = handle(&fake);
@@ -596,6 +704,10 @@ mod tree_tests {
         assert_eq!(node.mbm_local_bytes, Reading::Unavailable);
         assert_eq!(node.dir_name(), "mon_L3_01/mon_sub_L3_03");
         assert_eq!(r.sub_domain(0, 3), None);
+        let rc = handle(dir.path());
+        let layout = rc.monitoring_layout(&g).expect("layout");
+        assert_eq!(layout.len(), 6, "2 L3 domains and 4 sub-NUMA nodes");
+        assert_eq!(rc.read_group_monitoring_with(&g, &layout).expect("read"), r);
     }
 
     #[test]
