@@ -174,6 +174,47 @@ async fn pods_the_runtime_starts_are_sampled_with_their_identity_from_nri() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plugin_registers_again_when_the_runtime_restarts() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let runtime =
+        TestRuntime::bind(tmp.path().join("nri.sock"), PeerConfig::default()).expect("bind");
+    let s = start(runtime.socket_path(), tmp).await;
+    let first = tokio::time::timeout(LIMIT, runtime.accept())
+        .await
+        .expect("in time")
+        .expect("registration");
+    tokio::time::timeout(LIMIT, first.synchronize(Vec::new(), Vec::new()))
+        .await
+        .expect("in time")
+        .expect("sync");
+    let runtime = runtime.restart().expect("restart the runtime");
+    drop(first);
+    let again = tokio::time::timeout(LIMIT, runtime.accept())
+        .await
+        .expect("registers again in time")
+        .expect("registration");
+    assert_eq!(again.registration().name, "collector");
+    tokio::time::timeout(LIMIT, again.synchronize(vec![pod()], Vec::new()))
+        .await
+        .expect("in time")
+        .expect("sync");
+    let group = s.fake.root().join("mon_groups/pod_uid-1");
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while !s.fake.group_exists(&group) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the new connection's pods never got a group"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let report = tokio::time::timeout(LIMIT, s.collector.stop())
+        .await
+        .expect("stops in time")
+        .expect("clean stop");
+    assert!(report.rounds >= 1, "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_collector_samples_and_stops_cleanly_while_no_runtime_listens() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let socket = tmp.path().join("absent/nri.sock");
