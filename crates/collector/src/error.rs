@@ -57,7 +57,7 @@ pub enum Error {
 
     /// resctrl cannot be used for monitoring at the configured root.
     #[error(
-        "resctrl at {} cannot be used for monitoring: {problems}; fix that, or point --resctrl-root at a resctrl mount (or a stand-in)",
+        "resctrl at {} cannot be used for monitoring: {problems}; fix that (--auto-mount mounts it), or point --resctrl-root at a resctrl mount (or a stand-in)",
         root.display()
     )]
     ResctrlUnusable {
@@ -72,14 +72,26 @@ pub enum Error {
     Resctrl(#[source] resctrl::Error),
 
     /// A configuration value is unusable.
-    #[error("invalid configuration: {name} {value:?}: {expected}")]
+    #[error("invalid {name} {value:?}: use {expected}")]
     InvalidConfig {
-        /// The setting.
+        /// The setting, named by its flag.
         name: &'static str,
         /// Its value.
         value: String,
         /// What would be accepted.
         expected: &'static str,
+    },
+
+    /// No cgroup hierarchy where container threads would be read.
+    #[error(
+        "no cgroup hierarchy under {} to read container threads from: pass --cgroup-root where the cgroup file systems are mounted",
+        root.display()
+    )]
+    Cgroups {
+        /// The configured cgroup root.
+        root: PathBuf,
+        /// What the detection found.
+        source: io::Error,
     },
 
     /// The NRI plugin could not be started or failed.

@@ -51,7 +51,7 @@ impl Collector {
     /// which retries until the runtime listens) and the sampling loop.
     ///
     /// Must be called within a Tokio runtime. Fails with [`Error::OutputDir`],
-    /// [`Error::ResctrlUnusable`], [`Error::Resctrl`], [`Error::Plugin`] or
+    /// [`Error::ResctrlUnusable`], [`Error::Resctrl`], [`Error::Cgroups`], [`Error::Plugin`] or
     /// [`Error::Thread`]; nothing is sampled then, and recovered files stay.
     pub async fn start(config: NodeConfig) -> Result<Self> {
         let (output, recovery) = Output::open(config.output.clone())?;
@@ -61,8 +61,11 @@ impl Collector {
             .with_group_prefix(config.plugin.group_prefix.clone());
         let resctrl = Resctrl::new(resctrl_config).map_err(Error::Resctrl)?;
         check_resctrl(&resctrl, config.plugin.auto_mount)?;
-        let pids = CgroupPidSource::detect(&config.cgroup_root)
-            .map_err(|e| Error::Plugin(nri_resctrl_plugin::AdapterError::Cgroups(e)))?;
+        let pids =
+            CgroupPidSource::detect(&config.cgroup_root).map_err(|source| Error::Cgroups {
+                root: config.cgroup_root.clone(),
+                source,
+            })?;
         let host = HostConfig {
             plugin: config.plugin.clone(),
             resctrl: config.resctrl.clone(),

@@ -78,28 +78,28 @@ impl OutputConfig {
         };
         if self.node.is_empty() || !name_safe(&self.node) || self.node.starts_with('.') {
             return Err(Error::InvalidConfig {
-                name: "node",
+                name: "--node",
                 value: self.node.clone(),
                 expected: "a non-empty name of [A-Za-z0-9._-] not starting with '.' (it is part of file names)",
             });
         }
         if !name_safe(&self.prefix) || self.prefix.starts_with('.') {
             return Err(Error::InvalidConfig {
-                name: "file prefix",
+                name: "--file-prefix",
                 value: self.prefix.clone(),
-                expected: "[A-Za-z0-9._-] only, not starting with '.'",
+                expected: "only [A-Za-z0-9._-], not starting with '.'",
             });
         }
         if self.max_file_bytes == 0 {
             return Err(Error::InvalidConfig {
-                name: "max file size",
+                name: "--max-file-size",
                 value: "0".into(),
                 expected: "at least 1 byte",
             });
         }
         if self.max_file_age.is_zero() {
             return Err(Error::InvalidConfig {
-                name: "max file age",
+                name: "--max-file-age",
                 value: "0s".into(),
                 expected: "longer than zero",
             });

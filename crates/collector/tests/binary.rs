@@ -241,6 +241,26 @@ fn resctrl_that_is_not_mounted_is_a_clear_error() {
 }
 
 #[test]
+fn a_cgroup_root_without_cgroups_is_a_clear_error() {
+    let host = Host::new();
+    let empty = host.path("empty");
+    fs::create_dir(&empty).expect("mkdir");
+    let (output, stderr) = finish(
+        host.command()
+            .arg("--cgroup-root")
+            .arg(&empty)
+            .spawn()
+            .expect("spawn"),
+    );
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("no cgroup hierarchy under {}", empty.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--cgroup-root"), "{stderr}");
+}
+
+#[test]
 fn help_lists_every_flag_with_its_environment_variable_and_default() {
     let output = Command::new(env!("CARGO_BIN_EXE_collector"))
         .arg("--help")
