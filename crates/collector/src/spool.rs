@@ -42,12 +42,17 @@ impl Spool {
             .create_new(true)
             .open(path)
             .map_err(|source| io_error("create", path, source))?;
-        let writer =
-            StreamWriter::try_new_buffered(file, schema).map_err(|source| Error::Arrow {
-                action: "write the schema of",
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let arrow_error = |source| Error::Arrow {
+            action: "write the schema of",
+            path: path.to_path_buf(),
+            source,
+        };
+        // 8-byte alignment instead of the default 64: a small round's message would be
+        // mostly per-buffer padding otherwise (18 columns, two or three buffers each).
+        let options =
+            IpcWriteOptions::try_new(8, false, MetadataVersion::V5).map_err(arrow_error)?;
+        let writer = StreamWriter::try_new_with_options(BufWriter::new(file), schema, options)
+            .map_err(arrow_error)?;
         let mut spool = Spool {
             path: path.to_path_buf(),
             writer,

@@ -249,7 +249,7 @@ fn a_spool_cut_anywhere_in_its_last_round_recovers_every_earlier_round() {
     let last = first_end..bytes.len();
     let cuts = last
         .clone()
-        .filter(|&c| c < first_end + 16 || (c - first_end) % 7 == 0 || c + 16 >= last.end);
+        .filter(|&c| c < first_end + 16 || (c - first_end).is_multiple_of(7) || c + 16 >= last.end);
     for cut in cuts {
         let run = scratch_in_memory();
         fs::write(run.path().join(&spool_name), &bytes[..cut]).expect("write the cut spool");
