@@ -138,7 +138,18 @@ struct Segment {
     skipped_ticks: u64,
 }
 
-/// The output directory and the file being written; see the [module docs](self).
+/// The output directory and the file being written.
+///
+/// Each round is appended to a synced spool and to a Parquet file in progress; on
+/// rotation (size, age, or [`Output::rotate`]) the Parquet file is completed under its
+/// final name and the spool removed. A spool left by a run that died is turned into its
+/// Parquet file when the next run opens the directory ([`Output::open`]).
+///
+/// A complete file is `<prefix><node>-<UTC yyyymmddThhmmssZ>-<8 hex>.parquet` (the time
+/// the file was started). While it is written, the directory holds
+/// `.<that name>.partial` and its spool `.<that name>.spool`; neither ends in
+/// `.parquet`, and both are hidden, so readers that list `*.parquet` see complete files
+/// only.
 ///
 /// # Concurrency
 ///
