@@ -44,20 +44,27 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     let config = args.node_config(|| {
         std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned())
     })?;
-    let collector = Collector::start(config)
-        .await
-        .context("starting the collector")?;
-    let control = collector.control();
+    // Installed before anything starts, so a SIGTERM at any moment stops it cleanly.
     let mut terminate =
         signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let mut rotate =
         signal(SignalKind::user_defined1()).context("installing the SIGUSR1 handler")?;
+    let collector = Collector::start(config)
+        .await
+        .context("starting the collector")?;
+    let control = collector.control();
     tokio::spawn(async move {
         loop {
             tokio::select! {
-                _ = terminate.recv() => { tracing::info!("SIGTERM: completing the current file and stopping"); break; }
-                _ = interrupt.recv() => { tracing::info!("SIGINT: completing the current file and stopping"); break; }
+                _ = terminate.recv() => {
+                    tracing::info!("SIGTERM: completing the current file and stopping");
+                    break;
+                }
+                _ = interrupt.recv() => {
+                    tracing::info!("SIGINT: completing the current file and stopping");
+                    break;
+                }
                 _ = rotate.recv() => {
                     tracing::info!("SIGUSR1: completing the current file");
                     control.rotate();
