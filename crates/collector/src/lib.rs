@@ -4,7 +4,7 @@
 //! It runs the resctrl NRI plugin in-process (so every pod has a monitoring group and
 //! the plugin's [`PodResctrlEvent`](nri_resctrl_plugin::PodResctrlEvent)s say which pod
 //! is where), samples the default group and every pod's group at wall-clock-aligned ticks
-//! through [`resctrl::Resctrl::read_group_monitoring`] (the only reader of `mon_data`),
+//! through the `resctrl` crate's monitoring reader (the only parser of `mon_data`),
 //! and writes one row per (sample, pod, domain) in the schema documented in [`schema`].
 //! This crate alone writes the output directory; resctrl is touched only through the
 //! `resctrl` crate and the plugin.

@@ -24,8 +24,10 @@ pub struct SampleTime {
     pub read_at_ns: i64,
 }
 
-/// Reads every group through [`Resctrl::read_group_monitoring`] and keeps the previous
-/// counters of each group and domain for deltas.
+/// Reads every group through the resctrl crate (the domains listed once a round from the
+/// default group with [`Resctrl::monitoring_layout`], then each group with
+/// [`Resctrl::read_group_monitoring_with`]) and keeps the previous counters of each group
+/// and domain for deltas.
 ///
 /// # Concurrency
 ///
