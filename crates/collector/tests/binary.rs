@@ -129,20 +129,20 @@ fn finish(child: Child) -> (Output, String) {
 fn sigusr1_completes_a_file_and_sigterm_completes_the_last_and_exits_zero() {
     let host = Host::new();
     let child = host.command().spawn().expect("spawn the collector");
-    let spooling = || {
-        fs::read_dir(host.out())
-            .map(|d| {
-                d.filter_map(Result::ok)
-                    .any(|e| e.file_name().to_string_lossy().ends_with(".spool"))
-            })
-            .unwrap_or(false)
-    };
-    wait_for("the first round to be spooled", spooling);
+    wait_for("the first round to be spooled", || {
+        spools(&host.out()).iter().any(|(_, n)| *n >= 1)
+    });
+    let first = spools(&host.out());
     signal(&child, libc::SIGUSR1);
     wait_for("SIGUSR1 to complete a file", || {
         parquet_files(&host.out()).len() == 1
     });
-    wait_for("a round in the next file", spooling);
+    // The first file's spool goes just after the file appears; wait for the next one's.
+    wait_for("a round in the next file", || {
+        spools(&host.out())
+            .iter()
+            .any(|(p, n)| *n >= 1 && first.iter().all(|(old, _)| old != p))
+    });
     let asked = Instant::now();
     signal(&child, libc::SIGTERM);
     let (output, stderr) = finish(child);
@@ -166,6 +166,67 @@ fn sigusr1_completes_a_file_and_sigterm_completes_the_last_and_exits_zero() {
     }
     let left: Vec<_> = fs::read_dir(host.out()).expect("list").collect();
     assert_eq!(left.len(), 2, "no spool or partial file is left");
+}
+
+/// The spools in `dir` and the rounds each holds right now.
+fn spools(dir: &Path) -> Vec<(PathBuf, usize)> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".spool"))
+        .map(|p| {
+            let rounds = collector::read_spool(&p, |_, _| Ok(())).map_or(0, |c| c.batches);
+            (p, rounds)
+        })
+        .collect()
+}
+
+#[test]
+fn after_sigkill_the_next_start_recovers_every_synced_round_into_a_readable_file() {
+    let host = Host::new();
+    let mut child = host.command().spawn().expect("spawn the collector");
+    wait_for("three rounds in the spool", || {
+        spools(&host.out()).iter().any(|(_, n)| *n >= 3)
+    });
+    let first = spools(&host.out());
+    let synced: usize = first.iter().map(|(_, n)| n).sum();
+    child.kill().expect("SIGKILL");
+    let (_, stderr) = finish(child);
+    assert!(
+        parquet_files(&host.out()).is_empty(),
+        "nothing was completed before the kill: {stderr}"
+    );
+    // The next start turns the spool into a file before it samples anything.
+    let restarted = host.command().spawn().expect("spawn again");
+    wait_for("the recovered file", || {
+        !parquet_files(&host.out()).is_empty()
+    });
+    wait_for("a round of the second run", || {
+        spools(&host.out())
+            .iter()
+            .any(|(p, n)| *n >= 1 && first.iter().all(|(old, _)| old != p))
+    });
+    signal(&restarted, libc::SIGTERM);
+    let (output, stderr) = finish(restarted);
+    assert!(
+        output.status.success(),
+        "exit {:?}: {stderr}",
+        output.status
+    );
+    let files = parquet_files(&host.out());
+    assert_eq!(
+        files.len(),
+        2,
+        "the recovered file and the second run's: {files:?}"
+    );
+    let recovered = files.iter().map(|f| rows_in(f)).max().expect("files");
+    assert!(
+        recovered >= synced,
+        "{recovered} rows recovered, {synced} rounds of one row were synced before the kill"
+    );
 }
 
 #[test]

@@ -265,7 +265,7 @@ fn shutdown_completes_the_current_file_with_every_round_sampled() {
     std::thread::sleep(Duration::from_millis(150));
     assert!(control.shutdown());
     let report = thread.join().expect("no panic").expect("clean stop");
-    assert!(report.rounds >= 2, "{report:?}");
+    assert!(report.rounds >= 1, "{report:?}");
     assert_eq!(report.files.len(), 1);
     let (batches, _) = read_parquet(&report.files[0]);
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
