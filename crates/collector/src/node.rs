@@ -16,6 +16,12 @@ use crate::output::{Output, OutputConfig, Recovery};
 use crate::sampler::Sampler;
 use crate::tick::{Clock, SystemClock, Ticker};
 
+/// Pod events that may wait between two rounds. The loop drains them every tick, but a
+/// runtime's `Synchronize` sends one per pod at once, and a dropped `Removed` is not sent
+/// again (see `nri_resctrl_plugin::events`): room for several thousand pods' burst, at
+/// about a hundred bytes each.
+const EVENT_CAPACITY: usize = 8 * nri_resctrl_plugin::adapter::DEFAULT_EVENT_CAPACITY;
+
 /// Everything the collector on a node needs.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -70,7 +76,7 @@ impl Collector {
             plugin: config.plugin.clone(),
             resctrl: config.resctrl.clone(),
             cgroup_root: config.cgroup_root.clone(),
-            ..HostConfig::default()
+            event_capacity: EVENT_CAPACITY,
         };
         let (tx, rx) = events::channel(host.event_capacity);
         let core =
