@@ -36,6 +36,10 @@ pub enum ResctrlGroupState {
 pub struct PodResctrlAddOrUpdate {
     /// The Kubernetes pod uid.
     pub pod_uid: String,
+    /// The pod's namespace (`PodSandbox.namespace`; empty if the runtime gave none).
+    pub pod_namespace: String,
+    /// The pod's name (`PodSandbox.name`; empty if the runtime gave none).
+    pub pod_name: String,
     /// Its group.
     pub group_state: ResctrlGroupState,
     /// Its containers that are not stopped (created, running, paused or unknown).

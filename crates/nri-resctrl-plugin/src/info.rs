@@ -15,9 +15,9 @@ pub struct PodInfo {
     /// The Kubernetes pod UID (`PodSandbox.uid`); it names the pod's resctrl group. Must
     /// not be empty.
     pub uid: String,
-    /// `PodSandbox.namespace`, only for logs.
+    /// `PodSandbox.namespace`, for logs and the pod's events.
     pub namespace: String,
-    /// `PodSandbox.name`, only for logs.
+    /// `PodSandbox.name`, for logs and the pod's events.
     pub name: String,
     /// `PodSandbox.linux.cgroup_parent`. Used to find the cgroup of a container whose own
     /// `cgroups_path` is empty.

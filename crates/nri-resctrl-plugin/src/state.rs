@@ -331,6 +331,8 @@ impl Registry {
         };
         Some(PodResctrlAddOrUpdate {
             pod_uid: uid.to_owned(),
+            pod_namespace: pod.info.namespace.clone(),
+            pod_name: pod.info.name.clone(),
             group_state,
             total_containers: total,
             reconciled_containers: reconciled,

@@ -81,8 +81,12 @@ fn group(uid: &str) -> PathBuf {
 }
 
 fn exists(uid: &str, total: usize, reconciled: usize) -> PodResctrlEvent {
+    // `pod(n)` names uid `uid-<n>` `pod-<n>` in namespace `default`.
+    let n = uid.strip_prefix("uid-").expect("test uids are uid-<n>");
     PodResctrlEvent::AddOrUpdate(PodResctrlAddOrUpdate {
         pod_uid: uid.into(),
+        pod_namespace: "default".into(),
+        pod_name: format!("pod-{n}"),
         group_state: ResctrlGroupState::Exists(group(uid).to_string_lossy().into_owned()),
         total_containers: total,
         reconciled_containers: reconciled,

@@ -58,7 +58,7 @@ pub use group::{
     AssignSummary, EnsuredGroup, MAX_GROUP_NAME_LEN, ReconcileSummary, TaskIdSource,
     sanitize_group_name,
 };
-pub use monitoring::{DomainReadings, GroupReadings, MonEvent, Reading};
+pub use monitoring::{DomainReadings, GroupReadings, MonEvent, MonLayout, Reading};
 pub use mounts::{MountEntry, RESCTRL_FSTYPE, parse_mounts, unescape};
 pub use support::{CpuFlags, MonFeatures, MountOutcome, Support};
 

@@ -2,7 +2,7 @@
 
 use crate::info::{ContainerInfo, ContainerState, PodInfo};
 
-/// The core's view of an NRI `PodSandbox`: sandbox id, Kubernetes uid, names (for logs)
+/// The core's view of an NRI `PodSandbox`: sandbox id, Kubernetes uid, names (for logs and events)
 /// and the cgroup parent (to find containers whose own cgroup path is empty).
 pub(crate) fn pod_info(pod: &nri::PodSandbox) -> PodInfo {
     PodInfo {

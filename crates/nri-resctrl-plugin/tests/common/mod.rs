@@ -103,6 +103,8 @@ pub fn ctr(id: &str, pod: &PodInfo, state: ContainerState) -> ContainerInfo {
 pub fn exists(h: &Harness, pod: &PodInfo, total: usize, reconciled: usize) -> PodResctrlEvent {
     PodResctrlEvent::AddOrUpdate(PodResctrlAddOrUpdate {
         pod_uid: pod.uid.clone(),
+        pod_namespace: pod.namespace.clone(),
+        pod_name: pod.name.clone(),
         group_state: ResctrlGroupState::Exists(h.group(&pod.uid).to_string_lossy().into_owned()),
         total_containers: total,
         reconciled_containers: reconciled,
@@ -113,6 +115,8 @@ pub fn exists(h: &Harness, pod: &PodInfo, total: usize, reconciled: usize) -> Po
 pub fn failed(pod: &PodInfo, total: usize, reconciled: usize) -> PodResctrlEvent {
     PodResctrlEvent::AddOrUpdate(PodResctrlAddOrUpdate {
         pod_uid: pod.uid.clone(),
+        pod_namespace: pod.namespace.clone(),
+        pod_name: pod.name.clone(),
         group_state: ResctrlGroupState::Failed,
         total_containers: total,
         reconciled_containers: reconciled,

@@ -114,6 +114,7 @@ impl PluginUnderTest {
                     group_state: ResctrlGroupState::Exists(_),
                     total_containers,
                     reconciled_containers,
+                    ..
                 }) if pod_uid == uid && *total_containers == total && *reconciled_containers == reconciled)
             })
             .await;

@@ -1,0 +1,342 @@
+//! Command line and environment of the collector binary.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use collector::{DEFAULT_ROW_GROUP_ROWS, NodeConfig, OutputConfig};
+use nri_resctrl_plugin::PluginConfig;
+
+/// Samples every pod's last-level-cache occupancy and memory bandwidth per resctrl
+/// monitoring domain into Parquet files, running the resctrl NRI plugin in-process so
+/// every pod has a monitoring group.
+///
+/// Every flag can also be set by the environment variable shown with it. Files appear in
+/// the output directory as <prefix><node>-<UTC time>-<8 hex>.parquet once complete; SIGUSR1
+/// completes the current file, SIGTERM completes it and exits.
+#[derive(Debug, Parser)]
+#[command(name = "collector", version)]
+pub struct Args {
+    /// Node name, written into every row and file name [default: the host name].
+    #[arg(long, env = "COLLECTOR_NODE")]
+    pub node: Option<String>,
+
+    /// Directory the Parquet files are written to (created if missing).
+    #[arg(
+        long,
+        env = "COLLECTOR_OUTPUT",
+        value_name = "DIR",
+        default_value = "/var/lib/collector"
+    )]
+    pub output: PathBuf,
+
+    /// Prefix of every output file name.
+    #[arg(long, env = "COLLECTOR_FILE_PREFIX", default_value = "")]
+    pub file_prefix: String,
+
+    /// Sampling interval, aligned to wall-clock multiples of it: `1s`, `500ms`, `1m`; a
+    /// bare number is seconds.
+    #[arg(long, env = "COLLECTOR_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub interval: Duration,
+
+    /// Complete a file once it reaches this size: `256MiB`, `1GiB`, `500KiB`; a bare
+    /// number is bytes.
+    #[arg(long, env = "COLLECTOR_MAX_FILE_SIZE", default_value = "256MiB", value_parser = parse_size)]
+    pub max_file_size: u64,
+
+    /// Complete a file once it is this old: `10m`, `30s`.
+    #[arg(long, env = "COLLECTOR_MAX_FILE_AGE", default_value = "10m", value_parser = parse_duration)]
+    pub max_file_age: Duration,
+
+    /// Where resctrl is mounted (or a stand-in of it).
+    #[arg(long, env = "COLLECTOR_RESCTRL_ROOT", default_value = resctrl::DEFAULT_ROOT)]
+    pub resctrl_root: PathBuf,
+
+    /// The mount table used to check that resctrl is mounted at the resctrl root.
+    #[arg(long, env = "COLLECTOR_MOUNTS_FILE", default_value = resctrl::DEFAULT_MOUNTS_PATH)]
+    pub mounts_file: PathBuf,
+
+    /// The CPU description used to explain missing RDT support.
+    #[arg(long, env = "COLLECTOR_CPUINFO_FILE", default_value = resctrl::DEFAULT_CPUINFO_PATH)]
+    pub cpuinfo_file: PathBuf,
+
+    /// Mount resctrl at the resctrl root if it is not mounted.
+    #[arg(long, env = "COLLECTOR_AUTO_MOUNT")]
+    pub auto_mount: bool,
+
+    /// Prefix of the per-pod group names; startup cleanup removes every group with it.
+    #[arg(long, env = "COLLECTOR_GROUP_PREFIX", default_value = resctrl::DEFAULT_GROUP_PREFIX)]
+    pub group_prefix: String,
+
+    /// Remove the groups a previous run left (every group with the prefix) at startup.
+    #[arg(
+        long,
+        env = "COLLECTOR_CLEANUP_ON_START",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_name = "BOOL"
+    )]
+    pub cleanup_on_start: bool,
+
+    /// Where the cgroup file systems are mounted (v2, or the v1 hierarchies); container
+    /// threads are read from there.
+    #[arg(long, env = "COLLECTOR_CGROUP_ROOT", default_value = nri_resctrl_plugin::pid_source::DEFAULT_CGROUP_ROOT)]
+    pub cgroup_root: PathBuf,
+
+    /// The runtime's NRI socket; the collector reconnects when the runtime restarts.
+    #[arg(long, env = "COLLECTOR_NRI_SOCKET", default_value = nri::stub::DEFAULT_SOCKET_PATH)]
+    pub nri_socket: PathBuf,
+
+    /// The plugin's NRI name.
+    #[arg(
+        long,
+        env = "COLLECTOR_PLUGIN_NAME",
+        default_value = "resctrl-collector"
+    )]
+    pub plugin_name: String,
+
+    /// The plugin's NRI index, two digits: the order among plugins.
+    #[arg(long, env = "COLLECTOR_PLUGIN_INDEX", default_value = "10")]
+    pub plugin_index: String,
+
+    /// How often the plugin re-checks containers for processes started into them later
+    /// and retries pending work.
+    #[arg(long, env = "COLLECTOR_RETRY_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub retry_interval: Duration,
+
+    /// Log level: error, warn, info, debug or trace.
+    #[arg(long, env = "COLLECTOR_LOG_LEVEL", default_value = "info")]
+    pub log_level: tracing::Level,
+}
+
+impl Args {
+    /// The library's configuration; `host_name` is the node name when none was given.
+    pub fn node_config(
+        &self,
+        host_name: impl FnOnce() -> std::io::Result<String>,
+    ) -> anyhow::Result<NodeConfig> {
+        use anyhow::Context as _;
+        let node = match &self.node {
+            Some(node) => node.clone(),
+            None => {
+                host_name().context("reading the host name for the node name (or pass --node)")?
+            }
+        };
+        let nri = nri::stub::PluginConfig::new(&self.plugin_name, &self.plugin_index)
+            .context("invalid --plugin-name or --plugin-index")?
+            .with_socket_path(&self.nri_socket);
+        Ok(NodeConfig {
+            output: OutputConfig {
+                dir: self.output.clone(),
+                prefix: self.file_prefix.clone(),
+                node,
+                interval: self.interval,
+                max_file_bytes: self.max_file_size,
+                max_file_age: self.max_file_age,
+                row_group_rows: DEFAULT_ROW_GROUP_ROWS,
+            },
+            resctrl: resctrl::Config::default()
+                .with_root(&self.resctrl_root)
+                .with_mounts_path(&self.mounts_file)
+                .with_cpuinfo_path(&self.cpuinfo_file),
+            plugin: PluginConfig::default()
+                .with_group_prefix(&self.group_prefix)
+                .with_cleanup_on_start(self.cleanup_on_start)
+                .with_auto_mount(self.auto_mount),
+            cgroup_root: self.cgroup_root.clone(),
+            nri,
+            retry_interval: self.retry_interval,
+        })
+    }
+}
+
+/// `10s`, `500ms`, `2m`, `1h`, or a bare number of seconds; at least 1 ms.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (value, unit) = split_number(text)?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?}: use ms, s, m or h"
+            ));
+        }
+    };
+    let duration = Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))?;
+    if duration < Duration::from_millis(1) {
+        return Err(format!("{text:?} is too short: at least 1ms"));
+    }
+    Ok(duration)
+}
+
+/// `256MiB`, `1GiB`, `64KiB`, `10MB`, or a bare number of bytes; at least 1.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let (value, unit) = split_number(text)?;
+    let factor: f64 = match unit {
+        "" | "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        "KB" | "kB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?}: use B, KiB, MiB, GiB, KB, MB or GB"
+            ));
+        }
+    };
+    let bytes = value * factor;
+    if !(1.0..=9.0e18).contains(&bytes) {
+        return Err(format!("{text:?} is out of range: at least 1 byte"));
+    }
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "range checked above"
+    )]
+    Ok(bytes as u64)
+}
+
+/// A leading non-negative decimal number and the unit after it.
+fn split_number(text: &str) -> Result<(f64, &str), String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} does not start with a number"))?;
+    Ok((value, unit.trim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Args {
+        let mut all = vec!["collector"];
+        all.extend_from_slice(args);
+        Args::try_parse_from(all).expect("valid arguments")
+    }
+
+    #[test]
+    fn durations_take_units_or_seconds() {
+        assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        for bad in ["", "s", "ten", "5d", "0", "0.0001s", "-1s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sizes_take_binary_and_decimal_units() {
+        assert_eq!(parse_size("256MiB"), Ok(256 * 1024 * 1024));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("10MB"), Ok(10_000_000));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        for bad in ["", "0", "MiB", "1TiB", "-5", "0.5"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let args = parse(&["--node", "n1"]);
+        let config = args
+            .node_config(|| unreachable!("a node was given"))
+            .expect("config");
+        assert_eq!(config.output.node, "n1");
+        assert_eq!(config.output.dir, PathBuf::from("/var/lib/collector"));
+        assert_eq!(config.output.interval, Duration::from_secs(1));
+        assert_eq!(
+            config.output.max_file_bytes,
+            collector::DEFAULT_MAX_FILE_BYTES
+        );
+        assert_eq!(config.output.max_file_age, collector::DEFAULT_MAX_FILE_AGE);
+        assert_eq!(config.resctrl, resctrl::Config::default());
+        assert_eq!(config.plugin, PluginConfig::default());
+        assert_eq!(config.cgroup_root, PathBuf::from("/sys/fs/cgroup"));
+        assert_eq!(
+            config.nri.transport(),
+            &nri::stub::Transport::Socket(PathBuf::from(nri::stub::DEFAULT_SOCKET_PATH))
+        );
+        assert_eq!(config.retry_interval, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn arguments_reach_every_setting() {
+        let args = parse(&[
+            "--output",
+            "/tmp/out",
+            "--file-prefix",
+            "rdt-",
+            "--interval",
+            "250ms",
+            "--max-file-size",
+            "1MiB",
+            "--max-file-age",
+            "30s",
+            "--resctrl-root",
+            "/mnt/r",
+            "--mounts-file",
+            "/tmp/mounts",
+            "--cpuinfo-file",
+            "/tmp/cpuinfo",
+            "--auto-mount",
+            "--group-prefix",
+            "t_",
+            "--cleanup-on-start",
+            "false",
+            "--cgroup-root",
+            "/mnt/cg",
+            "--nri-socket",
+            "/run/x/nri.sock",
+            "--plugin-index",
+            "20",
+            "--retry-interval",
+            "1s",
+        ]);
+        let config = args.node_config(|| Ok("host-1".into())).expect("config");
+        assert_eq!(
+            config.output.node, "host-1",
+            "the host name when --node is not given"
+        );
+        assert_eq!(config.output.prefix, "rdt-");
+        assert_eq!(config.output.interval, Duration::from_millis(250));
+        assert_eq!(config.output.max_file_bytes, 1 << 20);
+        assert_eq!(config.output.max_file_age, Duration::from_secs(30));
+        assert_eq!(config.resctrl.root, PathBuf::from("/mnt/r"));
+        assert_eq!(config.resctrl.mounts_path, PathBuf::from("/tmp/mounts"));
+        assert_eq!(config.resctrl.cpuinfo_path, PathBuf::from("/tmp/cpuinfo"));
+        assert!(config.plugin.auto_mount);
+        assert!(!config.plugin.cleanup_on_start);
+        assert_eq!(config.plugin.group_prefix, "t_");
+        assert_eq!(config.cgroup_root, PathBuf::from("/mnt/cg"));
+        assert_eq!(config.nri.idx(), "20");
+        assert_eq!(
+            config.nri.transport(),
+            &nri::stub::Transport::Socket(PathBuf::from("/run/x/nri.sock"))
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        let err =
+            Args::try_parse_from(["collector", "--interval", "soon"]).expect_err("bad interval");
+        let text = err.to_string();
+        assert!(
+            text.contains("--interval") && text.contains("soon"),
+            "{text}"
+        );
+        let args = parse(&["--node", "n", "--plugin-index", "x"]);
+        let err = args.node_config(|| unreachable!()).expect_err("bad index");
+        assert!(format!("{err:#}").contains("--plugin-index"), "{err:#}");
+    }
+}
