@@ -433,7 +433,13 @@ mod tests {
             suites::registry(),
         )
         .unwrap();
-        // Kernel-facing paths may have changed (unknown), so the kernel matrix runs too.
-        assert_eq!(p.suites, ["nri-e2e", "kernel-matrix"]);
+        // Changes unknown: every cheap-short suite runs, kernel-facing ones included.
+        let cheap: Vec<&str> = suites::registry()
+            .iter()
+            .filter(|s| s.min_level == Level::CheapShort)
+            .map(|s| s.name)
+            .collect();
+        assert!(cheap.contains(&"nri-e2e") && cheap.contains(&"kernel-matrix"));
+        assert_eq!(p.suites, cheap);
     }
 }
