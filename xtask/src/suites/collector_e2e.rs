@@ -46,18 +46,19 @@ const CLEANUP: &str = "package(containerd-harness) & binary(cleanup)";
 /// The stand-in's file-system name in the mount table.
 const STANDIN_SOURCE: &str = "resctrl-standin";
 
-fn steps(ctx: &SuiteCtx<'_>) -> anyhow::Result<Vec<Step>> {
-    let layout = Layout::new();
-    let provision_layout = layout.clone();
+/// What the collector's end-to-end tests need: nri-e2e's runc, containerd and busybox,
+/// and pyarrow (also the hardware suite's provisioning).
+pub(super) fn provision_step(name: &str, layout: &Layout) -> Step {
+    let layout = layout.clone();
     let venv = python::venv("pyarrow");
-    let provision = Step::task(
-        "collector-e2e: provision",
+    Step::task(
+        name,
         format!(
             "runc, containerd >= 1.7 and busybox-static (as nri-e2e); {PYARROW} into {}",
             venv.display()
         ),
         move |io| {
-            nri_e2e::provision(io, &provision_layout)?;
+            nri_e2e::provision(io, &layout)?;
             python::ensure(
                 io,
                 &venv,
@@ -65,7 +66,12 @@ fn steps(ctx: &SuiteCtx<'_>) -> anyhow::Result<Vec<Step>> {
                 "pyarrow (the independent Parquet reader)",
             )
         },
-    );
+    )
+}
+
+fn steps(ctx: &SuiteCtx<'_>) -> anyhow::Result<Vec<Step>> {
+    let layout = Layout::new();
+    let provision = provision_step("collector-e2e: provision", &layout);
     let tests = with_assets(
         TestRun {
             packages: TEST_PACKAGES.map(String::from).to_vec(),
