@@ -10,6 +10,7 @@ use crate::commands::doctor::DoctorArgs;
 use crate::commands::e2e::{E2eArgs, SuiteArgs};
 use crate::commands::fmt::FmtArgs;
 use crate::commands::image_tag::ImageTagArgs;
+use crate::commands::mutants::MutantsArgs;
 use crate::commands::resctrl_standin::ResctrlStandinArgs;
 use crate::commands::run_steps::RunStepsArgs;
 use crate::commands::unit::UnitArgs;
@@ -82,6 +83,10 @@ pub enum Command {
     /// Print the image tag(s) for this CI context: pr-<N>-<sha7>, <branch>-<sha7>, or
     /// sha-<sha7> and latest on main.
     ImageTag(ImageTagArgs),
+    /// Mutation testing: cargo-mutants (installed on first use) over the core files, or the
+    /// named ones, or what changed since --base; fails on a survivor not accepted in
+    /// .config/mutants-allowed.txt.
+    Mutants(MutantsArgs),
     /// Mount a resctrl stand-in (the fake served over FUSE) at --mount DIR to try the
     /// collector or plugin by hand, until Ctrl-C (needs root and /dev/fuse).
     ResctrlStandin(ResctrlStandinArgs),
@@ -95,11 +100,20 @@ pub enum Command {
     RunSteps(RunStepsArgs),
 }
 
+/// Whether `name` is a command declared in [`Command`] (rather than made from the registry).
+fn is_declared(name: &str) -> bool {
+    <Cli as CommandFactory>::command()
+        .find_subcommand(name)
+        .is_some()
+}
+
 impl Cli {
     /// The command line: the declared commands plus one per registered suite.
     pub fn definition() -> clap::Command {
         suites::registry()
             .iter()
+            // A suite with a command of its own (`mutants`) keeps that command's options.
+            .filter(|suite| !is_declared(suite.name))
             .fold(<Cli as CommandFactory>::command(), |cli, suite| {
                 // After the arguments, whose struct doc would otherwise become the about.
                 let command = SuiteArgs::augment_args(clap::Command::new(suite.name));
@@ -125,6 +139,7 @@ impl Cli {
         let matches = Self::definition().try_get_matches_from(args)?;
         let suite = matches
             .subcommand()
+            .filter(|(name, _)| !is_declared(name))
             .and_then(|(name, sub)| Some((suites::find(name).ok()?, sub)));
         match suite {
             Some((suite, sub)) => Ok(Cli {
@@ -154,6 +169,7 @@ impl Command {
             Command::Container(ContainerCommand::Base) => "container base".into(),
             Command::Container(ContainerCommand::Build(_)) => "container build".into(),
             Command::Container(ContainerCommand::Load(_)) => "container load".into(),
+            Command::Mutants(_) => "mutants".into(),
             Command::ResctrlStandin(_) => "resctrl-standin".into(),
             Command::Suite(suite, ..) => suite.name.into(),
             Command::RunSteps(_) => "run-steps".into(),
@@ -178,7 +194,7 @@ mod tests {
 
     #[test]
     fn every_registered_suite_is_a_command_of_its_own() {
-        for suite in suites::registry() {
+        for suite in suites::registry().iter().filter(|s| s.name != "mutants") {
             let cli = parse(&[suite.name, "--strict", "--archive-file", "t.tar.zst"])
                 .unwrap_or_else(|err| panic!("{}: {err}", suite.name));
             match cli.command {
@@ -197,6 +213,11 @@ mod tests {
                 .map(|about| about.to_string());
             assert_eq!(help.as_deref(), Some(suite.about));
         }
+        // The mutants suite's command is the `mutants` command, with all its options.
+        assert!(matches!(
+            parse(&["mutants"]).unwrap().command,
+            Command::Mutants(_)
+        ));
     }
 
     #[test]

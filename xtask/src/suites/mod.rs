@@ -7,6 +7,7 @@
 
 mod collector_e2e;
 mod kernel_matrix;
+mod mutants;
 mod nri_e2e;
 mod resctrl_e2e;
 
@@ -67,6 +68,7 @@ pub fn registry() -> &'static [Suite] {
         collector_e2e::SUITE,
         kernel_matrix::SUITE,
         resctrl_e2e::SUITE,
+        mutants::SUITE,
     ];
     SUITES
 }
