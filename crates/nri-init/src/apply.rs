@@ -51,6 +51,8 @@ pub struct Options {
     pub timeout: Duration,
     /// Where processes are looked up (`/proc`).
     pub proc: PathBuf,
+    /// Look for a containerd binary when none is given (off: only `containerd_binary`).
+    pub find_binary: bool,
 }
 
 impl Default for Options {
@@ -65,6 +67,7 @@ impl Default for Options {
             restart: None,
             timeout: Duration::from_secs(60),
             proc: PathBuf::from("/proc"),
+            find_binary: true,
         }
     }
 }
@@ -336,6 +339,9 @@ fn runtime(options: &Options) -> Runtime {
 fn binary(options: &Options, runtime: Runtime) -> Option<PathBuf> {
     if let Some(binary) = &options.containerd_binary {
         return Some(binary.clone());
+    }
+    if !options.find_binary {
+        return None;
     }
     match runtime {
         Runtime::Containerd => containerd::on_path("containerd"),

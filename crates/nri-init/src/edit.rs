@@ -162,6 +162,11 @@ pub fn enable(path: &Path, text: &str, dialect: &Dialect, settings: &Settings) -
     let quote = quote_of(&doc, dialect);
     let mut changes = Vec::new();
     let next_position = max_position(doc.as_table()) + 1;
+    // Comments after the last table are the document's trailing text, which is rendered
+    // after every table; a new table goes after them instead, so the file's text stays
+    // a prefix of the result (in a k3s template those may be `{{ template }}` lines).
+    let trailing = doc.trailing().as_str().unwrap_or("").to_owned();
+    let had_table = has_nri_table(&doc, dialect);
     let nri = nri_table(path, &mut doc, dialect, quote, next_position, &mut changes)?;
     let indent = indent_of(nri);
     set(nri, KEY_DISABLE, Value::from(false), &indent, &mut changes);
@@ -178,6 +183,16 @@ pub fn enable(path: &Path, text: &str, dialect: &Dialect, settings: &Settings) -
     ] {
         if let Some(wanted) = wanted {
             set(nri, key, string_value(wanted, quote), &indent, &mut changes);
+        }
+    }
+    if !had_table {
+        let new_table = doc
+            .get_mut(dialect.table[0])
+            .and_then(|p| p.get_mut(dialect.table[1]))
+            .and_then(Item::as_table_mut);
+        if let Some(table) = new_table {
+            table.decor_mut().set_prefix(format!("{trailing}\n"));
+            doc.set_trailing("");
         }
     }
     let text = if changes.is_empty() {
@@ -328,10 +343,11 @@ fn indent_of(table: &dyn TableLike) -> String {
 
 fn string_value(text: &str, quote: Quote) -> Value {
     let literal_ok = !text.contains('\'') && !text.chars().any(char::is_control);
-    if quote == Quote::Single && literal_ok {
-        if let Ok(value) = format!("'{text}'").parse::<Value>() {
-            return value;
-        }
+    if quote == Quote::Single
+        && literal_ok
+        && let Ok(value) = format!("'{text}'").parse::<Value>()
+    {
+        return value;
     }
     Value::from(text)
 }

@@ -9,8 +9,6 @@
 
 use std::path::{Path, PathBuf};
 
-use toml_edit::{Document, Item, Table};
-
 use crate::edit::{self, Change, Edited, Settings};
 use crate::error::{Error, Result};
 use crate::version::{ContainerdVersion, Dialect, dialect};
@@ -106,46 +104,25 @@ pub fn enable(
 
 /// Whether a hidden template line sits between NRI's table header and the next header.
 fn nri_table_has_directives(masked: &str, dialect: &Dialect) -> bool {
-    let Ok(doc) = Document::parse(masked) else {
-        return false;
-    };
     let [plugins, id] = dialect.table;
-    let Some(start) = doc
-        .get(plugins)
-        .and_then(Item::as_table)
-        .and_then(|p| p.get(id))
-        .and_then(Item::as_table)
-        .and_then(|t| t.span())
-        .map(|span| span.start)
-    else {
-        return false;
-    };
-    let mut starts = Vec::new();
-    header_starts(doc.as_table(), &mut starts);
-    let end = starts
-        .into_iter()
-        .filter(|&s| s > start)
-        .min()
-        .unwrap_or(masked.len());
-    masked[start..end].contains(HIDDEN)
-}
-
-fn header_starts(table: &Table, out: &mut Vec<usize>) {
-    for (_, item) in table.iter() {
-        match item {
-            Item::Table(t) => {
-                out.extend(t.span().map(|s| s.start));
-                header_starts(t, out);
-            }
-            Item::ArrayOfTables(array) => {
-                for t in array.iter() {
-                    out.extend(t.span().map(|s| s.start));
-                    header_starts(t, out);
-                }
-            }
-            _ => {}
+    let wanted = format!("[{plugins}.{id}]");
+    let mut inside = false;
+    for line in masked.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            let normalized: String = trimmed
+                .split('#')
+                .next()
+                .unwrap_or("")
+                .chars()
+                .filter(|c| !matches!(c, '\'' | '"' | ' ' | '\t'))
+                .collect();
+            inside = normalized == wanted;
+        } else if inside && line.starts_with(HIDDEN) {
+            return true;
         }
     }
+    false
 }
 
 fn mask(text: &str) -> String {

@@ -42,6 +42,9 @@ mod process;
 mod restart;
 mod version;
 
+#[cfg(test)]
+mod tests;
+
 pub use apply::{Mode, Options, Report, Runtime, run};
 pub use diff::unified as unified_diff;
 pub use edit::{Change, Edited, NriView, Settings, enable, nri_view, parse};

@@ -80,10 +80,13 @@ fn split_cmdline(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// The configuration a containerd command line uses (`None`: not containerd).
+/// containerd's subcommands: a command line with one is not the daemon.
+const SUBCOMMANDS: [&str; 5] = ["config", "publish", "oci-hook", "help", "h"];
+
+/// The configuration a containerd command line uses (`None`: not the containerd daemon).
 fn config_argument(args: &[String]) -> Option<PathBuf> {
     let program = Path::new(args.first()?).file_name()?.to_str()?;
-    if program != "containerd" {
+    if program != "containerd" || args.iter().any(|a| SUBCOMMANDS.contains(&a.as_str())) {
         return None;
     }
     let mut rest = args[1..].iter();
@@ -93,10 +96,6 @@ fn config_argument(args: &[String]) -> Option<PathBuf> {
         }
         if let Some(value) = arg.strip_prefix("--config=") {
             return Some(PathBuf::from(value));
-        }
-        // A subcommand (`containerd config dump`) is not a daemon.
-        if !arg.starts_with('-') {
-            return None;
         }
     }
     Some(PathBuf::from(DEFAULT_CONFIG))
@@ -145,7 +144,7 @@ mod tests {
         );
         assert_eq!(
             config_argument(&args("containerd --config /c.toml config dump")),
-            Some(PathBuf::from("/c.toml"))
+            None
         );
         assert_eq!(config_argument(&args("containerd config dump")), None);
     }
