@@ -370,7 +370,14 @@ fn set(
             if same {
                 return;
             }
-            let old = item.to_string().trim().to_owned();
+            let old = match item.as_value() {
+                Some(value) => {
+                    let mut bare = value.clone();
+                    bare.decor_mut().clear();
+                    bare.to_string()
+                }
+                None => item.to_string().trim().to_owned(),
+            };
             if let Some(value) = item.as_value() {
                 *wanted.decor_mut() = value.decor().clone();
             }
