@@ -38,14 +38,16 @@ mod imports;
 mod install;
 mod k3s;
 mod keys;
+mod plan;
 mod process;
+mod report;
 mod restart;
 mod version;
 
 #[cfg(test)]
 mod tests;
 
-pub use apply::{Mode, Options, Report, Runtime, run};
+pub use apply::{Mode, Options, run};
 pub use diff::unified as unified_diff;
 pub use edit::{Change, Edited, NriView, Settings, enable, nri_view, parse};
 pub use error::{Class, Error, Result, render_chain};
@@ -55,5 +57,6 @@ pub use keys::{
     NRI_PLUGIN, NRI_PLUGIN_V1, PLUGINS,
 };
 pub use process::{DEFAULT_CONFIG, ProcessId};
+pub use report::{Report, Runtime};
 pub use restart::{Restart, Restarted};
 pub use version::{ContainerdVersion, Dialect, MIN_CONTAINERD, Quote, dialect};

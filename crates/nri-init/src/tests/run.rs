@@ -308,3 +308,70 @@ fn a_restart_that_brings_no_new_containerd_is_reported_with_what_was_seen() {
     assert!(chain.contains("pid 101"), "{chain}");
     assert_eq!(std::fs::read_to_string(&config).expect("read"), V2_DISABLED);
 }
+
+#[test]
+fn an_enabled_file_whose_containerd_serves_no_nri_yet_is_restarted_when_asked() {
+    let dir = tempfile::tempdir().expect("scratch");
+    let config = dir.path().join("config.toml");
+    let socket = dir.path().join("nri.sock");
+    let enabled = format!(
+        "version = 2\n[plugins.\"io.containerd.nri.v1.nri\"]\n  disable = false\n  disable_connections = false\n  socket_path = \"{}\"\n",
+        socket.display()
+    );
+    std::fs::write(&config, &enabled).expect("config");
+    let fake = FakeProc::new(&config);
+    // The "restart" brings NRI up: the socket appears once the new process does.
+    let counter = fake.dir.path().join("counter");
+    let bind_to = socket.clone();
+    let nri_up = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        while std::fs::read_to_string(&counter).unwrap_or_default().trim() != "102" {
+            assert!(std::time::Instant::now() < deadline, "no restart");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        UnixListener::bind(&bind_to).expect("socket")
+    });
+    let report = run(&Options {
+        restart: Some(Restart::Command(fake.restart_command())),
+        proc: fake.proc(),
+        ..options(&config)
+    })
+    .expect("restarted");
+    let _listener = nri_up.join().expect("the socket came up");
+    assert!(report.is_unchanged(), "{report}");
+    assert_eq!(report.restarted.expect("a restart").after.pid, 102);
+    assert_eq!(std::fs::read_to_string(&config).expect("read"), enabled);
+}
+
+#[test]
+fn an_enabled_file_whose_containerd_serves_nri_is_not_restarted() {
+    let dir = tempfile::tempdir().expect("scratch");
+    let config = dir.path().join("config.toml");
+    let socket = dir.path().join("nri.sock");
+    let _listener = UnixListener::bind(&socket).expect("socket");
+    std::fs::write(
+        &config,
+        format!(
+            "version = 2\n[plugins.\"io.containerd.nri.v1.nri\"]\n  disable = false\n  disable_connections = false\n  socket_path = \"{}\"\n",
+            socket.display()
+        ),
+    )
+    .expect("config");
+    let fake = FakeProc::new(&config);
+    let report = run(&Options {
+        restart: Some(Restart::Command(fake.restart_command())),
+        proc: fake.proc(),
+        ..options(&config)
+    })
+    .expect("run");
+    assert!(
+        report.is_unchanged() && report.restarted.is_none(),
+        "{report}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(fake.dir.path().join("counter"))
+            .expect("n")
+            .trim(),
+        "101"
+    );
+}
