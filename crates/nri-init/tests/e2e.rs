@@ -36,7 +36,16 @@ impl Release {
     }
 
     fn bin_dir(self) -> PathBuf {
-        PathBuf::from(required_env(self.env_var()))
+        let dir = PathBuf::from(required_env(self.env_var()));
+        for tool in ["containerd", "ctr"] {
+            assert!(
+                dir.join(tool).is_file(),
+                "{}={} has no {tool} (an absolute path to containerd's bin directory is expected)",
+                self.env_var(),
+                dir.display()
+            );
+        }
+        dir
     }
 
     /// A configuration that works here, NRI disabled, in the release's own format.
@@ -127,14 +136,6 @@ impl Node {
         require_root();
         let run_dir = PathBuf::from(required_env("NRI_INIT_E2E_RUN_DIR"));
         let bin = release.bin_dir();
-        for tool in ["containerd", "ctr"] {
-            assert!(
-                bin.join(tool).is_file(),
-                "{} has no {tool} ({} points there)",
-                bin.display(),
-                release.env_var()
-            );
-        }
         let dir = run_dir.join(format!(
             "n{}-{}",
             std::process::id(),
