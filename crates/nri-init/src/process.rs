@@ -36,8 +36,13 @@ pub fn show(processes: &[ProcessId]) -> String {
 }
 
 /// The containerd processes (in `proc`, normally `/proc`) started with `config`.
+///
+/// The file is compared by device and inode, seen through each process's own root
+/// (`/proc/<pid>/root`), so it matches when nri-init runs in a container that has the
+/// host's configuration directory mounted elsewhere; by path when that cannot be seen.
 pub fn containerd_serving(proc: &Path, config: &Path) -> Vec<ProcessId> {
     let wanted = canonical(config);
+    let wanted_id = file_id(config);
     let Ok(entries) = std::fs::read_dir(proc) else {
         return Vec::new();
     };
@@ -54,7 +59,14 @@ pub fn containerd_serving(proc: &Path, config: &Path) -> Vec<ProcessId> {
             } else {
                 used
             };
-            if canonical(&used) != wanted {
+            let through_root = dir
+                .join("root")
+                .join(used.strip_prefix("/").unwrap_or(&used));
+            let same = match (wanted_id, file_id(&through_root)) {
+                (Some(a), Some(b)) => a == b,
+                _ => canonical(&used) == wanted,
+            };
+            if !same {
                 return None;
             }
             let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
@@ -66,6 +78,11 @@ pub fn containerd_serving(proc: &Path, config: &Path) -> Vec<ProcessId> {
         .collect();
     found.sort_by_key(|p| p.pid);
     found
+}
+
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 fn canonical(path: &Path) -> PathBuf {
@@ -153,5 +170,39 @@ mod tests {
     fn start_time_is_read_after_a_command_name_with_spaces() {
         let stat = "4242 (contai) nerd) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 12 0 98765 1000 10";
         assert_eq!(start_time(stat), Some(98765));
+    }
+
+    #[test]
+    fn the_file_is_matched_through_the_process_root_when_paths_differ() {
+        // As in a container: containerd names /etc/containerd/config.toml in its own root;
+        // nri-init sees the same file at another path.
+        let scratch = tempfile::tempdir().expect("scratch");
+        let ours = scratch.path().join("host-etc/config.toml");
+        std::fs::create_dir_all(ours.parent().expect("parent")).expect("dirs");
+        std::fs::write(&ours, "version = 2\n").expect("config");
+        let host_root = scratch.path().join("host-root");
+        std::fs::create_dir_all(host_root.join("etc/containerd")).expect("dirs");
+        std::fs::hard_link(&ours, host_root.join("etc/containerd/config.toml")).expect("link");
+        let proc = scratch.path().join("proc");
+        let pid = proc.join("7");
+        std::fs::create_dir_all(&pid).expect("pid dir");
+        std::fs::write(pid.join("cmdline"), "/usr/bin/containerd\0").expect("cmdline");
+        std::fs::write(
+            pid.join("stat"),
+            "7 (containerd) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 555 0 0",
+        )
+        .expect("stat");
+        std::os::unix::fs::symlink(&host_root, pid.join("root")).expect("root link");
+        let found = containerd_serving(&proc, &ours);
+        assert_eq!(
+            found,
+            [ProcessId {
+                pid: 7,
+                start_time: 555
+            }]
+        );
+        let other = scratch.path().join("other.toml");
+        std::fs::write(&other, "").expect("other");
+        assert!(containerd_serving(&proc, &other).is_empty());
     }
 }
