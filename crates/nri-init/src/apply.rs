@@ -143,7 +143,11 @@ pub fn run(options: &Options) -> Result<Report> {
         )?;
         check_effective(&plan.main, &view, &options.settings)?;
         report.validated = true;
-    } else if runtime == Runtime::Containerd {
+    } else if runtime == Runtime::K3s {
+        report.notes.push(
+            "a k3s template is not a configuration containerd can load; k3s renders and loads it when restarted".into(),
+        );
+    } else {
         report.notes.push(
             "no containerd binary found: the new file was not loaded by containerd before it was installed (pass --containerd-binary)".into(),
         );

@@ -62,6 +62,8 @@ impl std::fmt::Display for Change {
 pub struct Edited {
     /// The new text (the input itself when nothing changed).
     pub text: String,
+    /// NRI's table as the file spells it (`plugins.'io.containerd.nri.v1.nri'`).
+    pub header: String,
     /// What changed; empty when NRI was already enabled as asked.
     pub changes: Vec<Change>,
 }
@@ -160,6 +162,7 @@ pub fn enable(path: &Path, text: &str, dialect: &Dialect, settings: &Settings) -
     let mut doc = parse(path, text)?;
     check_not_disabled(path, &doc, dialect)?;
     let quote = quote_of(&doc, dialect);
+    let header = header_of(&doc, dialect, quote);
     let mut changes = Vec::new();
     let next_position = max_position(doc.as_table()) + 1;
     // Comments after the last table are the document's trailing text, which is rendered
@@ -200,7 +203,23 @@ pub fn enable(path: &Path, text: &str, dialect: &Dialect, settings: &Settings) -
     } else {
         doc.to_string()
     };
-    Ok(Edited { text, changes })
+    Ok(Edited {
+        text,
+        header,
+        changes,
+    })
+}
+
+/// NRI's table header as written in the file, or as a new one will be.
+fn header_of(doc: &DocumentMut, dialect: &Dialect, quote: Quote) -> String {
+    let [plugins, id] = dialect.table;
+    let written = doc
+        .get(plugins)
+        .and_then(Item::as_table_like)
+        .and_then(|p| p.key(id))
+        .and_then(|k| k.as_repr()?.as_raw().as_str().map(str::to_owned));
+    let key = written.unwrap_or_else(|| header_key(id, quote).display_repr().into_owned());
+    format!("{plugins}.{}", key.trim())
 }
 
 fn check_not_disabled(path: &Path, doc: &DocumentMut, dialect: &Dialect) -> Result<()> {

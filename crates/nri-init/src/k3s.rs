@@ -93,12 +93,12 @@ pub fn enable(
     if edited.is_unchanged() {
         return Ok(Edited {
             text: text.to_owned(),
-            changes: edited.changes,
+            ..edited
         });
     }
     Ok(Edited {
         text: unmask(&edited.text),
-        changes: edited.changes,
+        ..edited
     })
 }
 

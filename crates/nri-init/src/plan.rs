@@ -96,6 +96,7 @@ pub(crate) fn plan_containerd(
     };
     let source = if target == main { &text } else { &target_text };
     let edited = edit::enable(&target, source, &dialect, &options.settings)?;
+    let header = edited.header.clone();
     Ok(Plan {
         served_config: main.clone(),
         main,
@@ -104,7 +105,7 @@ pub(crate) fn plan_containerd(
         target,
         target_text,
         edited,
-        table: dialect.table_name(),
+        table: header,
         nri_table: dialect.table,
         notes,
     })
@@ -138,6 +139,7 @@ pub(crate) fn plan_k3s(options: &Options, containerd: Option<ContainerdVersion>)
                     target_text: String::new(),
                     edited: Edited {
                         text: String::new(),
+                        header: format!("{PLUGINS}.\"{NRI_PLUGIN}\""),
                         changes: Vec::new(),
                     },
                     table: format!("{PLUGINS}.\"{NRI_PLUGIN}\""),
@@ -158,6 +160,7 @@ pub(crate) fn plan_k3s(options: &Options, containerd: Option<ContainerdVersion>)
     });
     let dialect = k3s::template_dialect(&template, &text, containerd)?;
     let edited = k3s::enable(&template, &text, &dialect, &options.settings)?;
+    let header = edited.header.clone();
     Ok(Plan {
         served_config: generated,
         main: template.clone(),
@@ -166,7 +169,7 @@ pub(crate) fn plan_k3s(options: &Options, containerd: Option<ContainerdVersion>)
         target: template,
         target_text: existing.unwrap_or_default(),
         edited,
-        table: dialect.table_name(),
+        table: header,
         nri_table: dialect.table,
         notes,
     })
