@@ -23,7 +23,10 @@ pub fn resolve(main: &Path, doc: &DocumentMut) -> Result<Vec<PathBuf>> {
     let Some(imports) = doc.get("imports").and_then(Item::as_array) else {
         return Ok(Vec::new());
     };
-    let base = main.parent().unwrap_or(Path::new("."));
+    // Absolute, because the paths are written into the check file containerd loads, which
+    // resolves relative imports against its own directory.
+    let main = std::path::absolute(main).map_err(io_err("resolving", main))?;
+    let base = main.parent().unwrap_or(Path::new("/"));
     let mut files = Vec::new();
     for pattern in imports.iter().filter_map(Value::as_str) {
         let path = base.join(pattern);
@@ -34,7 +37,7 @@ pub fn resolve(main: &Path, doc: &DocumentMut) -> Result<Vec<PathBuf>> {
         let dir = path.parent().unwrap_or(Path::new("/"));
         if dir.to_string_lossy().contains(['*', '?', '[']) {
             return Err(Error::UnsupportedImport {
-                path: main.to_path_buf(),
+                path: main.clone(),
                 pattern: pattern.to_owned(),
             });
         }

@@ -7,7 +7,8 @@
 //! binary must register (with a stand-in resctrl: an empty directory that a private mount
 //! namespace's mount table calls resctrl). A second run must change nothing; a file
 //! containerd refuses must not be installed, and containerd must keep running. At the end
-//! nothing may be left: no process, no mount, no directory.
+//! nothing may be left: no process, no mount, no directory. Without a daemon: a drop-in is
+//! edited and loaded with its main file, and every golden result loads with NRI enabled.
 //!
 //! `#[ignore]`d: run by `cargo xtask nri-init-e2e`, which sets
 //! `NRI_INIT_E2E_CONTAINERD_17` and `NRI_INIT_E2E_CONTAINERD_21` (directories with
@@ -624,4 +625,60 @@ fn every_golden_result_is_loaded_by_its_containerd_with_nri_enabled() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+fn a_drop_in_is_edited_and_loaded_by_containerd(release: Release) {
+    let scratch = tempfile::tempdir().expect("scratch");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dropins");
+    let dir = scratch.path().join("etc");
+    std::fs::create_dir_all(dir.join("conf.d")).expect("conf.d");
+    for file in [
+        "config.toml",
+        "conf.d/10-nri.toml",
+        "conf.d/20-registry.toml",
+    ] {
+        std::fs::copy(fixtures.join(file), dir.join(file)).expect("fixture");
+    }
+    // A relative --containerd-config: the imports must still resolve for containerd.
+    let output = Command::new(env!("CARGO_BIN_EXE_nri-init"))
+        .current_dir(scratch.path())
+        .args([
+            "--containerd-config",
+            "etc/config.toml",
+            "--containerd-binary",
+        ])
+        .arg(release.bin_dir().join("containerd"))
+        .output()
+        .expect("running nri-init");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{output:?}");
+    assert!(stdout.contains("conf.d/10-nri.toml"), "{stdout}");
+    assert!(
+        stdout.contains("containerd accepted the new configuration"),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("config.toml")).expect("main"),
+        std::fs::read_to_string(fixtures.join("config.toml")).expect("fixture"),
+        "the main file is untouched"
+    );
+    let mut left: Vec<String> = std::fs::read_dir(&dir)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["conf.d", "config.toml"], "no check file left");
+}
+
+#[test]
+#[ignore = "needs containerd 1.7; run by `cargo xtask nri-init-e2e`"]
+fn containerd_17_loads_the_edited_drop_in() {
+    a_drop_in_is_edited_and_loaded_by_containerd(Release::V17);
+}
+
+#[test]
+#[ignore = "needs containerd 2.1; run by `cargo xtask nri-init-e2e`"]
+fn containerd_21_loads_the_edited_drop_in() {
+    a_drop_in_is_edited_and_loaded_by_containerd(Release::V21);
 }
