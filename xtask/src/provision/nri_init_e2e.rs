@@ -48,8 +48,10 @@ pub const RELEASES: [Release; 2] = [
 ];
 
 impl Release {
+    /// Whether `version` (as Debian writes it, or as a cache directory names it, where
+    /// `~` became `_`) is of this release line.
     fn accepts(&self, version: &str) -> bool {
-        parse_version(version).is_some_and(|(major, minor, _)| {
+        parse_version(&version.replace('_', "~")).is_some_and(|(major, minor, _)| {
             major == self.major && (self.min_minor..=self.max_minor).contains(&minor)
         })
     }
@@ -245,6 +247,7 @@ mod tests {
     fn each_release_accepts_only_its_own_line() {
         let [v17, v2] = RELEASES;
         assert!(v17.accepts("1.7.24~ds1-6+deb13u1"));
+        assert!(v17.accepts("1.7.24_ds1-6+deb13u1"), "a cache directory's name");
         assert!(!v17.accepts("1.6.20~ds1-1"));
         assert!(!v17.accepts("2.1.9~ds1-1"));
         assert!(v2.accepts("2.1.9+ds1-5"));
