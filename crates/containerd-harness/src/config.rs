@@ -163,14 +163,14 @@ state = {state}
 [plugins."io.containerd.internal.v1.opt"]
   path = {opt}
 
-[plugins."io.containerd.nri.v1.nri"]
-  disable = false
-  disable_connections = false
-  socket_path = {nri_socket}
-  plugin_path = {nri_plugins}
-  plugin_config_path = {nri_conf}
-  plugin_registration_timeout = {reg_timeout}
-  plugin_request_timeout = {req_timeout}
+[plugins."{nri_plugin}"]
+  {k_disable} = false
+  {k_disable_connections} = false
+  {k_socket_path} = {nri_socket}
+  {k_plugin_path} = {nri_plugins}
+  {k_plugin_config_path} = {nri_conf}
+  {k_registration_timeout} = {reg_timeout}
+  {k_request_timeout} = {req_timeout}
 
 # The sandbox image is imported locally; pinning it keeps CRI from pulling it.
 [plugins."io.containerd.cri.v1.images".pinned_images]
@@ -204,6 +204,14 @@ state = {state}
         ttrpc = p(layout.ttrpc_socket())?,
         level = toml_string(params.log_level),
         opt = p(layout.opt())?,
+        nri_plugin = nri_init::NRI_PLUGIN,
+        k_disable = nri_init::KEY_DISABLE,
+        k_disable_connections = nri_init::KEY_DISABLE_CONNECTIONS,
+        k_socket_path = nri_init::KEY_SOCKET_PATH,
+        k_plugin_path = nri_init::KEY_PLUGIN_PATH,
+        k_plugin_config_path = nri_init::KEY_PLUGIN_CONFIG_PATH,
+        k_registration_timeout = nri_init::KEY_PLUGIN_REGISTRATION_TIMEOUT,
+        k_request_timeout = nri_init::KEY_PLUGIN_REQUEST_TIMEOUT,
         nri_socket = p(layout.nri_socket())?,
         nri_plugins = p(layout.nri_plugins())?,
         nri_conf = p(layout.nri_plugin_config())?,
@@ -298,7 +306,7 @@ mod tests {
             "/run/x/ctrd-1-0/opt"
         );
 
-        let nri = &["plugins", "io.containerd.nri.v1.nri"];
+        let nri = &[nri_init::PLUGINS, nri_init::NRI_PLUGIN];
         let nri_key = |k: &'static str| [nri[0], nri[1], k];
         assert_eq!(get(&cfg, &nri_key("disable")).as_bool(), Some(false));
         assert_eq!(

@@ -4,6 +4,7 @@
 pub mod apt;
 pub mod kernels;
 pub mod nri_e2e;
+pub mod nri_init_e2e;
 pub mod python;
 
 use std::path::{Path, PathBuf};

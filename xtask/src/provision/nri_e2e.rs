@@ -173,7 +173,8 @@ fn busybox(io: &mut dyn StepIo, layout: &Layout, apt: &mut PrivateApt) -> anyhow
     replace_symlink(&binary, &layout.busybox())
 }
 
-fn fetch_and_extract(
+/// Downloads `package` with `apt` and unpacks it into `dest` (the download is removed).
+pub(super) fn fetch_and_extract(
     io: &mut dyn StepIo,
     apt: &mut PrivateApt,
     package: &str,
@@ -198,7 +199,7 @@ fn host_containerd() -> Option<(PathBuf, Version)> {
 }
 
 /// The cached `<prefix><version>` directory with the highest version that holds `file`.
-fn newest_cached(root: &Path, prefix: &str, file: &str) -> Option<(PathBuf, String)> {
+pub(super) fn newest_cached(root: &Path, prefix: &str, file: &str) -> Option<(PathBuf, String)> {
     let mut found: Vec<(Option<Version>, PathBuf, String)> = std::fs::read_dir(root)
         .ok()?
         .filter_map(Result::ok)
@@ -215,7 +216,7 @@ fn newest_cached(root: &Path, prefix: &str, file: &str) -> Option<(PathBuf, Stri
 }
 
 /// Debian versions hold `:` and `~`; keep directory names plain.
-fn file_safe(version: &str) -> String {
+pub(super) fn file_safe(version: &str) -> String {
     version
         .chars()
         .map(|c| {

@@ -9,6 +9,7 @@ mod collector_e2e;
 mod kernel_matrix;
 mod mutants;
 mod nri_e2e;
+mod nri_init_e2e;
 mod resctrl_e2e;
 
 use std::fmt::Write;
@@ -65,6 +66,7 @@ pub struct SuiteCtx<'a> {
 pub fn registry() -> &'static [Suite] {
     static SUITES: &[Suite] = &[
         nri_e2e::SUITE,
+        nri_init_e2e::SUITE,
         collector_e2e::SUITE,
         kernel_matrix::SUITE,
         resctrl_e2e::SUITE,

@@ -1,0 +1,178 @@
+//! containerd's drop-ins (`imports`): which files are loaded after the main one, and so
+//! which of them has the last word on NRI's table.
+//!
+//! Both 1.7 and 2.x load the main file first and every import after it, in order; a later
+//! file wins (1.7 replaces a plugin's whole table, 2.x merges its keys). Editing the last
+//! file that has NRI's table, or the main file when none has, is right for both.
+
+use std::path::{Path, PathBuf};
+
+use toml_edit::{DocumentMut, Item, Value};
+
+use crate::edit::{has_nri_table, parse};
+use crate::error::{Error, Result, io_err};
+use crate::version::Dialect;
+
+/// The files `imports` names, resolved as containerd does: relative to the main file's
+/// directory, a wildcard (`*`, `?`, `[...]`) in the file name expanded in sorted order.
+///
+/// # Errors
+/// [`Error::UnsupportedImport`] for a wildcard in a directory name; [`Error::Io`] when a
+/// wildcard's directory cannot be listed.
+pub fn resolve(main: &Path, doc: &DocumentMut) -> Result<Vec<PathBuf>> {
+    let Some(imports) = doc.get("imports").and_then(Item::as_array) else {
+        return Ok(Vec::new());
+    };
+    // Absolute, because the paths are written into the check file containerd loads, which
+    // resolves relative imports against its own directory.
+    let main = std::path::absolute(main).map_err(io_err("resolving", main))?;
+    let base = main.parent().unwrap_or(Path::new("/"));
+    let mut files = Vec::new();
+    for pattern in imports.iter().filter_map(Value::as_str) {
+        let path = base.join(pattern);
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        if dir.to_string_lossy().contains(['*', '?', '[']) {
+            return Err(Error::UnsupportedImport {
+                path: main.clone(),
+                pattern: pattern.to_owned(),
+            });
+        }
+        if !name.contains(['*', '?', '[']) {
+            files.push(path);
+            continue;
+        }
+        let mut matched: Vec<PathBuf> = match std::fs::read_dir(dir) {
+            Ok(entries) => entries
+                .filter_map(|e| e.ok())
+                .filter(|e| glob_match(&name, &e.file_name().to_string_lossy()))
+                .map(|e| e.path())
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io_err("listing", dir)(e)),
+        };
+        matched.sort();
+        files.extend(matched);
+    }
+    Ok(files)
+}
+
+/// The file to edit: the last of `imports` with NRI's table, else `main`.
+///
+/// # Errors
+/// [`Error::Malformed`] or [`Error::Io`] for an import that cannot be read.
+pub fn target(main: &Path, imports: &[PathBuf], dialect: &Dialect) -> Result<PathBuf> {
+    let mut target = main.to_path_buf();
+    for import in imports {
+        let text = match std::fs::read_to_string(import) {
+            Ok(text) => text,
+            // containerd itself reports a missing import; validation shows it.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_err("reading", import)(e)),
+        };
+        if has_nri_table(&parse(import, &text)?, dialect) {
+            target = import.clone();
+        }
+    }
+    Ok(target)
+}
+
+/// Go's `filepath.Match` for one name: `*`, `?` and `[...]` (with `^` or `!` negation and
+/// ranges).
+fn glob_match(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    fn go(p: &[char], n: &[char]) -> bool {
+        match p.first() {
+            None => n.is_empty(),
+            Some('*') => (0..=n.len()).any(|i| go(&p[1..], &n[i..])),
+            Some('?') => !n.is_empty() && go(&p[1..], &n[1..]),
+            Some('[') => {
+                let Some(close) = p.iter().skip(1).position(|&c| c == ']').map(|i| i + 1) else {
+                    return false;
+                };
+                let Some(&c) = n.first() else { return false };
+                let mut class = &p[1..close];
+                let negated = matches!(class.first(), Some('^' | '!'));
+                if negated {
+                    class = &class[1..];
+                }
+                let mut hit = false;
+                let mut i = 0;
+                while i < class.len() {
+                    if i + 2 < class.len() && class[i + 1] == '-' {
+                        hit |= class[i] <= c && c <= class[i + 2];
+                        i += 3;
+                    } else {
+                        hit |= class[i] == c;
+                        i += 1;
+                    }
+                }
+                hit != negated && go(&p[close + 1..], &n[1..])
+            }
+            Some(&c) => n.first() == Some(&c) && go(&p[1..], &n[1..]),
+        }
+    }
+    go(&p, &n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::version::dialect;
+
+    #[test]
+    fn wildcards_match_like_go() {
+        assert!(glob_match("*.toml", "10-nri.toml"));
+        assert!(!glob_match("*.toml", "10-nri.toml.bak"));
+        assert!(glob_match("1?-*.toml", "10-nri.toml"));
+        assert!(glob_match("[0-9]*", "5x"));
+        assert!(!glob_match("[^0-9]*", "5x"));
+    }
+
+    #[test]
+    fn the_last_drop_in_with_nri_s_table_is_the_one_to_edit() {
+        let dir = tempfile::tempdir().expect("scratch dir");
+        let conf_d = dir.path().join("conf.d");
+        std::fs::create_dir(&conf_d).expect("conf.d");
+        let nri = "version = 2\n[plugins.\"io.containerd.nri.v1.nri\"]\n  disable = true\n";
+        std::fs::write(conf_d.join("10-nri.toml"), nri).expect("drop-in");
+        std::fs::write(conf_d.join("20-nri.toml"), nri).expect("drop-in");
+        std::fs::write(conf_d.join("30-other.toml"), "version = 2\n").expect("drop-in");
+        std::fs::write(conf_d.join("README"), "not imported").expect("readme");
+        let main = dir.path().join("config.toml");
+        let doc = parse(&main, "version = 2\nimports = [\"conf.d/*.toml\"]\n").expect("toml");
+        let imports = resolve(&main, &doc).expect("resolved");
+        assert_eq!(
+            imports,
+            ["10-nri.toml", "20-nri.toml", "30-other.toml"].map(|n| conf_d.join(n))
+        );
+        let d = dialect(&main, Some(2), None).expect("dialect");
+        assert_eq!(
+            target(&main, &imports, &d).expect("target"),
+            conf_d.join("20-nri.toml")
+        );
+    }
+
+    #[test]
+    fn without_a_drop_in_for_nri_the_main_file_is_edited() {
+        let main = Path::new("/nonexistent/config.toml");
+        let doc = parse(main, "version = 2\nimports = [\"/nonexistent/x.toml\"]\n").expect("toml");
+        let imports = resolve(main, &doc).expect("resolved");
+        let d = dialect(main, Some(2), None).expect("dialect");
+        assert_eq!(target(main, &imports, &d).expect("target"), main);
+    }
+
+    #[test]
+    fn a_wildcard_directory_is_refused() {
+        let main = Path::new("/etc/containerd/config.toml");
+        let doc = parse(main, "imports = [\"/etc/*/x.toml\"]\n").expect("toml");
+        assert!(matches!(
+            resolve(main, &doc),
+            Err(Error::UnsupportedImport { .. })
+        ));
+    }
+}
