@@ -47,6 +47,11 @@ pub struct Globals {
     /// if this host has none.
     #[arg(long, global = true, env = "XTASK_CONTAINER")]
     pub container: bool,
+    /// Show every line of every step's output, passing tests and compile progress too
+    /// (without it, only what matters is shown; the full output is always in
+    /// target/xtask/logs/).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
 }
 
 /// The commands.

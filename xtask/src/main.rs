@@ -1,5 +1,6 @@
 //! `cargo xtask`: the project's task runner. See `cargo xtask --help` and the README.
 
+mod ansi;
 mod capability;
 mod cli;
 mod commands;
@@ -8,6 +9,7 @@ mod ctx;
 mod exec;
 mod kernel_matrix;
 mod level;
+mod output;
 mod plan;
 mod probe;
 mod project;
@@ -149,7 +151,7 @@ fn execute(cli: &Cli, style: Style, plan: Plan) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let interrupt = Interrupt::install()?;
-    let mut reporter = style.reporter();
+    let mut reporter = style.reporter(cli.globals.verbose);
     let log_dir = project::xtask_dir().join("logs");
     let mut executor = Executor::new(reporter.as_mut(), interrupt.clone(), log_dir);
     // Steps write into a pipe, so cargo would turn colour off; follow the report style

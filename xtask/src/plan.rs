@@ -9,6 +9,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::output::{OutputParser, ParserFactory};
+
 /// An ordered list of steps.
 #[derive(Default)]
 pub struct Plan {
@@ -87,6 +89,10 @@ pub struct Step {
     /// waits for the chain's earlier steps (and is skipped after their failure) but runs
     /// beside its chain's other steps of the batch, e.g. one kernel of the kernel matrix.
     pub own_lane: bool,
+    /// Reads the step's output as it runs: what a person sees, and the digest of what
+    /// failed (see [`crate::output`]). Without one, every line is shown and a failure's
+    /// digest is the end of its log.
+    pub output: Option<Box<ParserFactory>>,
 }
 
 impl Step {
@@ -151,7 +157,17 @@ impl Step {
             always: false,
             concurrent: None,
             own_lane: false,
+            output: None,
         }
+    }
+
+    /// Reads the step's output with the parsers `parser` makes (see [`Step::output`]).
+    pub fn parsed_by(
+        mut self,
+        parser: impl Fn() -> Box<dyn OutputParser> + Send + Sync + 'static,
+    ) -> Self {
+        self.output = Some(Box::new(parser));
+        self
     }
 
     /// Puts the step in a chain (see [`Step::chain`]).

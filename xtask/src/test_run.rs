@@ -7,6 +7,7 @@ use anyhow::bail;
 use xshell::{Shell, cmd};
 
 use crate::ctx::Ctx;
+use crate::output;
 use crate::plan::{Exec, Step};
 use crate::project;
 
@@ -27,13 +28,15 @@ pub struct TestRun {
     pub extra: Vec<String>,
     /// nextest's `--test-threads`, when not its default (one per CPU).
     pub threads: Option<usize>,
+    /// The runner command that reruns chosen tests given their names after `--` (e.g.
+    /// `cargo xtask unit`): the digest of a failure suggests it with the failing tests.
+    pub rerun: Option<&'static str>,
 }
 
 /// nextest's store directory, as configured in `.config/nextest.toml`.
 const NEXTEST_STORE: &str = "target/nextest";
 
-/// The install command shown whenever nextest is needed and missing.
-pub const NEXTEST_INSTALL: &str = "cargo install --locked cargo-nextest";
+pub use crate::output::cargo::NEXTEST_INSTALL;
 
 impl TestRun {
     /// The nextest profile: `ci` under CI (no fail-fast, retries), `default` otherwise.
@@ -95,7 +98,10 @@ impl TestRun {
             // nextest extracts only into an existing directory.
             exec = exec.creating_dir(archive_extract_dir());
         }
-        Ok(Step::exec(name, exec).with_junit(Self::junit_path()))
+        let rerun = self.rerun;
+        Ok(Step::exec(name, exec)
+            .with_junit(Self::junit_path())
+            .parsed_by(move || output::nextest::parser(project::root().to_path_buf(), rerun)))
     }
 
     /// `--workspace`, or `-p` for each package.
@@ -127,6 +133,7 @@ impl TestRun {
             trailing.push("--ignored".to_string());
         }
         let separator = (!trailing.is_empty()).then_some("--");
+        let rerun = self.rerun;
         Ok(Step::exec(
             name,
             cmd!(
@@ -134,7 +141,8 @@ impl TestRun {
                 "cargo test --locked {scope...} --all-features {separator...} {trailing...}"
             )
             .into(),
-        ))
+        )
+        .parsed_by(move || output::libtest::parser(project::root().to_path_buf(), rerun)))
     }
 }
 

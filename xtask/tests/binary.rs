@@ -69,6 +69,34 @@ fn table_status(output: &str, step: &str) -> String {
     words[1..words.len() - 1].join(" ")
 }
 
+/// What the failure digest (`what failed:`, above the table) says of `step`: the rest of its
+/// `step: ` heading line.
+fn digest_entry(output: &str, step: &str) -> String {
+    let digest = output
+        .find("what failed:\n")
+        .map(|at| &output[at..])
+        .unwrap_or_else(|| panic!("no failure digest in\n{output}"));
+    digest
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{step}: ")))
+        .unwrap_or_else(|| panic!("no digest entry for {step} in\n{output}"))
+        .to_string()
+}
+
+/// The lines of the digest entry of `step`, up to the next entry or the table.
+fn digest_lines(output: &str, step: &str) -> Vec<String> {
+    let heading = format!("\n{step}: ");
+    let start = output
+        .find(&heading)
+        .unwrap_or_else(|| panic!("no digest entry for {step} in\n{output}"));
+    output[start + 1..]
+        .lines()
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        .map(str::to_string)
+        .collect()
+}
+
 fn wait_for(path: &Path, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !path.exists() {
@@ -122,18 +150,96 @@ fn a_failed_step_exits_1_and_the_others_still_run() {
 }
 
 #[test]
+fn a_failing_test_step_names_the_tests_their_assertion_log_and_rerun_command() {
+    // nextest's real output of a scratch crate with two failing tests (and one skipped),
+    // replayed by a step read as a nextest run.
+    let fixture = workspace().join("xtask/src/output/fixtures/nextest-failures.txt");
+    let script = format!("cat {}; exit 100", fixture.display());
+    let out = run(xtask(&[
+        "run-steps",
+        &format!("exec+nextest:unit={script}"),
+    ]));
+    let output = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{output}");
+    assert_eq!(
+        table_status(&output, "unit"),
+        "failed: 2 of 3 tests failed, 1 skipped"
+    );
+    let mut entry = digest_lines(&output, "unit");
+    // The log lies in the target directory, wherever that is.
+    let log = entry.remove(entry.len() - 2);
+    assert!(
+        log.starts_with("  full log: ") && log.ends_with("xtask/logs/unit.log"),
+        "{log}"
+    );
+    assert_eq!(
+        entry,
+        [
+            "  src/lib.rs:26:9: broken tests::panics_plainly",
+            "      boom at runtime",
+            "  src/lib.rs:21:9: broken tests::adds_wrongly",
+            "      assertion `left == right` failed: two and two",
+            "        left: 4",
+            "       right: 5",
+            &format!(
+                "  full log: {}",
+                log.strip_prefix(workspace()).unwrap_or(&log).display()
+            ),
+            "  run next: cargo xtask unit -- tests::panics_plainly tests::adds_wrongly",
+        ],
+        "{output}"
+    );
+    // Passing tests stay in the log, out of the report.
+    assert!(!output.contains("PASS ["), "{output}");
+    let table = &output[output.rfind("\nstep ").expect("a table")..];
+    for line in table.lines() {
+        assert!(line.chars().count() <= 80, "wider than 80 columns: {line}");
+    }
+}
+
+#[test]
+fn under_github_actions_each_failing_test_is_an_annotation_at_its_panic() {
+    let fixture = workspace().join("xtask/src/output/fixtures/nextest-failures.txt");
+    let script = format!("cat {}; exit 100", fixture.display());
+    let out = run(
+        xtask(&["run-steps", &format!("exec+nextest:unit={script}")])
+            .env("GITHUB_ACTIONS", "true")
+            .env_remove("GITHUB_STEP_SUMMARY"),
+    );
+    let output = text(&out);
+    let annotations: Vec<&str> = output
+        .lines()
+        .filter(|line| line.starts_with("::error"))
+        .collect();
+    assert_eq!(
+        annotations,
+        [
+            "::error file=src/lib.rs,line=26,col=9,title=unit%3A broken tests%3A%3Apanics_plainly::boom at runtime",
+            "::error file=src/lib.rs,line=21,col=9,title=unit%3A broken tests%3A%3Aadds_wrongly::assertion `left == right` failed: two and two%0A  left: 4%0A right: 5",
+        ],
+        "{output}"
+    );
+}
+
+#[test]
 fn a_suite_missing_a_capability_fails_under_strict_and_is_skipped_without() {
     let empty = tempfile::tempdir().expect("an empty host root");
     let root = empty.path().to_str().expect("utf-8 temp path");
     let strict = run(xtask(&["resctrl-e2e", "--strict"]).env("XTASK_HOST_ROOT", root));
     assert_eq!(strict.status.code(), Some(1), "{}", text(&strict));
-    let status = table_status(&text(&strict), "resctrl-e2e");
+    // The table cuts a long reason to fit 80 columns; the digest above it has it whole.
+    let status = digest_entry(&text(&strict), "resctrl-e2e");
     assert!(
         status.starts_with("failed: strict: missing root"),
         "{}",
         text(&strict)
     );
     assert!(status.contains("missing resctrl-monitoring"), "{status}");
+    assert!(
+        table_status(&text(&strict), "resctrl-e2e").starts_with("failed: strict: missing root"),
+        "{}",
+        text(&strict)
+    );
 
     let lenient = run(xtask(&["resctrl-e2e", "--no-strict"]).env("XTASK_HOST_ROOT", root));
     assert_eq!(lenient.status.code(), Some(0), "{}", text(&lenient));

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use xshell::cmd;
 
 use crate::ctx::Ctx;
-
+use crate::output;
 use crate::plan::{Plan, Step};
+use crate::project;
 use crate::test_run::TestRun;
 
 /// Arguments of `unit`.
@@ -24,6 +25,9 @@ pub struct UnitArgs {
     pub extra: Vec<String>,
 }
 
+/// The command that reruns chosen tests: test names after `--` filter both steps.
+const RERUN: &str = "cargo xtask unit";
+
 /// `unit`'s plan: one step running every test of the workspace; `nextest` says whether
 /// cargo-nextest is installed.
 pub fn plan(ctx: &Ctx, args: &UnitArgs) -> anyhow::Result<Plan> {
@@ -32,6 +36,7 @@ pub fn plan(ctx: &Ctx, args: &UnitArgs) -> anyhow::Result<Plan> {
         archive: args.archive_file.clone(),
         extra: args.extra.clone(),
         threads: Some(unit_test_threads()),
+        rerun: Some(RERUN),
         ..TestRun::default()
     };
     let mut plan = Plan::default();
@@ -63,14 +68,17 @@ fn doctest_step(ctx: &Ctx, args: &UnitArgs) -> Option<Step> {
     let sh = &ctx.sh;
     let extra = &args.extra;
     let separator = (!extra.is_empty()).then_some("--");
-    Some(Step::exec(
-        "doctests",
-        cmd!(
-            sh,
-            "cargo test --locked --workspace --all-features --doc {separator...} {extra...}"
+    Some(
+        Step::exec(
+            "doctests",
+            cmd!(
+                sh,
+                "cargo test --locked --workspace --all-features --doc {separator...} {extra...}"
+            )
+            .into(),
         )
-        .into(),
-    ))
+        .parsed_by(|| output::libtest::parser(project::root().to_path_buf(), Some(RERUN))),
+    )
 }
 
 /// Accepts nextest's `slice:M/N`, `hash:M/N` and `count:M/N` with 1 <= M <= N.

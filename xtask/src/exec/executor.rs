@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use super::child;
 use super::interrupt::{Interrupt, Interrupted};
+use crate::output::{OutputParser, Shown};
 use crate::plan::{Action, Exec, Plan, Step, StepIo};
 use crate::record::{Status, StepResult};
 use crate::report::Reporter;
@@ -18,12 +19,12 @@ type SharedReporter<'r> = Mutex<&'r mut (dyn Reporter + Send)>;
 
 /// Where a running step's lines go (the shared reporter, seen without its lifetime).
 trait LineSink: Sync {
-    fn output(&self, index: usize, line: &str);
+    fn output(&self, index: usize, line: &str, shown: Shown);
 }
 
 impl LineSink for SharedReporter<'_> {
-    fn output(&self, index: usize, line: &str) {
-        lock(self).output(index, line);
+    fn output(&self, index: usize, line: &str, shown: Shown) {
+        lock(self).output(index, line, shown);
     }
 }
 
@@ -34,15 +35,28 @@ struct RunningStep<'a> {
     log: Option<File>,
     interrupt: &'a Interrupt,
     env: &'a [(String, String)],
+    parser: Option<Box<dyn OutputParser>>,
 }
 
-impl StepIo for RunningStep<'_> {
-    fn line(&mut self, text: &str) {
+impl RunningStep<'_> {
+    fn emit(&mut self, text: &str, shown: Shown) {
         if let Some(log) = &mut self.log {
             // A log that cannot be written must not fail the step it records.
             let _ = writeln!(log, "{text}");
         }
-        self.reporter.output(self.index, text);
+        self.reporter.output(self.index, text, shown);
+    }
+}
+
+impl StepIo for RunningStep<'_> {
+    fn line(&mut self, text: &str) {
+        match self.parser.take() {
+            Some(mut parser) => {
+                parser.read(text, &mut |out, shown| self.emit(out, shown));
+                self.parser = Some(parser);
+            }
+            None => self.emit(text, Shown::Always),
+        }
     }
 
     fn check_interrupted(&self) -> anyhow::Result<()> {
@@ -205,16 +219,27 @@ impl<'a> Executor<'a> {
                     log,
                     interrupt: &interrupt,
                     env: &self.env,
+                    parser: step.output.as_ref().map(|make| make()),
                 };
                 let outcome = match &step.action {
                     Action::Exec(exec) => io.run(exec),
                     Action::Task(task) => (task.run)(&mut io),
                     Action::Skip { .. } | Action::Fail { .. } => unreachable!("handled above"),
                 };
+                if let Some(parser) = &mut io.parser {
+                    result.digest = parser.finish(outcome.is_err());
+                }
                 result.status = match outcome {
                     Ok(()) => Status::Ok,
                     Err(err) if err.is::<Interrupted>() => Status::Interrupted,
-                    Err(err) => Status::Failed(format!("{err:#}")),
+                    // What the output says failed beats the exit status (the log has both).
+                    Err(err) => Status::Failed(
+                        result
+                            .digest
+                            .summary
+                            .clone()
+                            .unwrap_or_else(|| format!("{err:#}")),
+                    ),
                 };
                 result.log = Some(log_path);
                 result.junit = step.junit.clone().filter(|path| path.exists());

@@ -4,6 +4,7 @@
 //! lines otherwise, and GitHub Actions groups, annotations and a job summary under
 //! `GITHUB_ACTIONS=true`. JUnit XML is written from the results on request.
 
+pub mod digest;
 pub mod github;
 pub mod junit;
 pub mod plain;
@@ -12,6 +13,7 @@ pub mod terminal;
 
 use std::io::IsTerminal;
 
+use crate::output::Shown;
 use crate::plan::Step;
 use crate::record::StepResult;
 
@@ -21,8 +23,9 @@ pub trait Reporter {
     /// Step `index` of `total` is about to run (or be skipped); `concurrent` when other
     /// steps run at the same time.
     fn step_started(&mut self, index: usize, total: usize, step: &Step, concurrent: bool);
-    /// One line of step `index`'s output.
-    fn output(&mut self, index: usize, line: &str);
+    /// One line of step `index`'s output, and who should see it (all of it is in the
+    /// step's log already).
+    fn output(&mut self, index: usize, line: &str, shown: Shown);
     /// Step `index` is done.
     fn step_finished(&mut self, index: usize, step: &Step, result: &StepResult);
     /// The plan is done after `wall` (less than the steps' sum when some ran at once);
@@ -64,12 +67,13 @@ impl Style {
         self != Style::Plain
     }
 
-    /// A reporter of this style.
-    pub fn reporter(self) -> Box<dyn Reporter + Send> {
+    /// A reporter of this style; `verbose` (`-v`) shows every line of output, not only
+    /// what matters.
+    pub fn reporter(self, verbose: bool) -> Box<dyn Reporter + Send> {
         match self {
-            Style::Terminal => Box::new(terminal::TerminalReporter::new()),
-            Style::Plain => Box::new(plain::PlainReporter::stdout()),
-            Style::GitHub => Box::new(github::GitHubReporter::from_env()),
+            Style::Terminal => Box::new(terminal::TerminalReporter::new(verbose)),
+            Style::Plain => Box::new(plain::PlainReporter::stdout().verbose(verbose)),
+            Style::GitHub => Box::new(github::GitHubReporter::from_env(verbose)),
         }
     }
 }
@@ -90,6 +94,7 @@ pub(crate) mod testing {
     //! A reporter that records what it was told, for executor tests.
 
     use super::Reporter;
+    use crate::output::Shown;
     use crate::plan::Step;
     use crate::record::StepResult;
 
@@ -109,7 +114,7 @@ pub(crate) mod testing {
                 self.concurrent.push(step.name.clone());
             }
         }
-        fn output(&mut self, _index: usize, line: &str) {
+        fn output(&mut self, _index: usize, line: &str, _shown: Shown) {
             self.lines.push(line.to_string());
         }
         fn step_finished(&mut self, _index: usize, _step: &Step, result: &StepResult) {
