@@ -181,10 +181,6 @@ fn a_failing_test_step_names_the_tests_their_assertion_log_and_rerun_command() {
             "      assertion `left == right` failed: two and two",
             "        left: 4",
             "       right: 5",
-            &format!(
-                "  full log: {}",
-                log.strip_prefix(workspace()).unwrap_or(&log).display()
-            ),
             "  run next: cargo xtask unit -- tests::panics_plainly tests::adds_wrongly",
         ],
         "{output}"
