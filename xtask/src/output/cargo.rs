@@ -256,11 +256,23 @@ impl CargoMessages {
                 .trim_end()
                 .lines()
                 .skip(1)
+                .filter(|line| matters(line))
                 .take(DETAIL_LINES)
                 .map(str::to_string)
                 .collect(),
         });
     }
+}
+
+/// Whether a line of a rendered diagnostic belongs in the digest: not the location (the
+/// finding has it), empty gutters, or the boilerplate about `-D warnings` and lint docs.
+fn matters(line: &str) -> bool {
+    let trimmed = line.trim();
+    !(trimmed.starts_with("-->")
+        || trimmed == "|"
+        || trimmed.contains("implied by `-D warnings`")
+        || trimmed.contains("to override `-D warnings`")
+        || trimmed.starts_with("= help: for further information visit"))
 }
 
 /// Whether rustc offers a fix `cargo clippy --fix` would apply on its own.
@@ -371,7 +383,13 @@ mod tests {
                 ),
             ]
         );
-        assert_eq!(digest.findings[0].detail[0], " --> src/lib.rs:4:9");
+        assert_eq!(
+            digest.findings[0].detail,
+            [
+                "4 |     let unused = 3;",
+                "  |         ^^^^^^ help: if this is intentional, prefix it with an underscore: `_unused`",
+            ]
+        );
         assert!(
             digest
                 .next

@@ -83,8 +83,19 @@ impl Libtest {
 impl OutputParser for Libtest {
     fn read(&mut self, line: &str, emit: &mut dyn FnMut(&str, Shown)) {
         let plain = ansi::strip(line);
+        let trimmed = plain.trim();
+        // Until something fails, libtest's framing says nothing the summary will not.
+        let framing = self.failing.is_empty()
+            && (trimmed.is_empty()
+                || trimmed.starts_with("Doc-tests ")
+                || trimmed.starts_with("Running ")
+                || trimmed.starts_with("test result: ok.")
+                || trimmed.starts_with("all doctests ran in")
+                || (trimmed.starts_with("running ") && trimmed.ends_with(" test"))
+                || (trimmed.starts_with("running ") && trimmed.ends_with(" tests")));
         let quiet = (plain.starts_with("test ")
             && (plain.ends_with(" ... ok") || plain.ends_with(" ... ignored")))
+            || framing
             || is_progress(&plain);
         emit(line, if quiet { Shown::Verbose } else { Shown::Always });
         self.missing.read(&plain);
@@ -246,6 +257,23 @@ mod tests {
             )
         );
         assert!(shown.iter().any(|l| l.ends_with("... FAILED")));
+    }
+
+    #[test]
+    fn a_passing_run_shows_nothing_but_cargo_finishing() {
+        let mut parser = parser(PathBuf::from("/r"), None);
+        let (shown, _) = feed(
+            parser.as_mut(),
+            "    Finished `test` profile [unoptimized + debuginfo] target(s) in 7.21s\n   Doc-tests cause_chain\n\n\
+             running 1 test\ntest src/lib.rs - (line 3) ... ok\n\n\
+             test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\n\n\
+             all doctests ran in 0.24s; merged doctests compilation took 0.24s\n",
+        );
+        assert_eq!(
+            shown,
+            ["    Finished `test` profile [unoptimized + debuginfo] target(s) in 7.21s"]
+        );
+        assert_eq!(parser.finish(false).summary.as_deref(), Some("1 passed"));
     }
 
     #[test]

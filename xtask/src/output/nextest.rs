@@ -28,6 +28,8 @@ const FAILURE_WORDS: &[&str] = &[
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Counts {
     run: usize,
+    /// More than `run` when a failure stopped the run early.
+    planned: usize,
     passed: usize,
     skipped: usize,
     flaky: usize,
@@ -92,8 +94,10 @@ fn summary_line(plain: &str) -> Option<Counts> {
     let (run, tally) = rest.split_once(" run: ")?;
     // `8/188 tests run` when a failure stopped the run early.
     let run = run.split_whitespace().next()?;
+    let (ran, planned) = run.split_once('/').unwrap_or((run, run));
     let mut counts = Counts {
-        run: run.split('/').next()?.parse().ok()?,
+        run: ran.parse().ok()?,
+        planned: planned.parse().ok()?,
         ..Counts::default()
     };
     for part in tally.split(", ") {
@@ -208,6 +212,9 @@ impl OutputParser for Nextest {
                     counts.run - counts.passed,
                     count(counts.run, "test")
                 );
+                if counts.planned > counts.run {
+                    summary.push_str(&format!(" ({} not run)", counts.planned - counts.run));
+                }
                 if counts.skipped > 0 {
                     summary.push_str(&format!(", {} skipped", counts.skipped));
                 }
@@ -383,6 +390,7 @@ mod tests {
             counts,
             Some(Counts {
                 run: 8,
+                planned: 188,
                 passed: 6,
                 skipped: 0,
                 flaky: 0
