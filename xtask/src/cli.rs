@@ -14,6 +14,8 @@ use crate::commands::resctrl_standin::ResctrlStandinArgs;
 use crate::commands::run_steps::RunStepsArgs;
 use crate::commands::unit::UnitArgs;
 use crate::container::ContainerCommand;
+use crate::output::Verbosity;
+use crate::report::ColorChoice;
 use crate::suites::{self, Suite};
 
 /// The project's task runner: every build and test goes through it, the same way on a
@@ -50,8 +52,26 @@ pub struct Globals {
     /// Show every line of every step's output, passing tests and compile progress too
     /// (without it, only what matters is shown; the full output is always in
     /// target/xtask/logs/).
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
     pub verbose: bool,
+    /// Show no step output: step results, the failure digest and the table only.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Colour the tools' output and the report: auto (where a person reads it, unless
+    /// NO_COLOR is set; CLICOLOR_FORCE forces it), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+impl Globals {
+    /// How much of the steps' output to show.
+    pub fn verbosity(&self) -> Verbosity {
+        match (self.quiet, self.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, true) => Verbosity::Verbose,
+            (false, false) => Verbosity::Normal,
+        }
+    }
 }
 
 /// The commands.

@@ -52,9 +52,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    refuse_ignored_globals(cli);
     project::locate()?;
     let style = Style::detect();
-    let ctx = Ctx::detect(style)?;
+    let ctx = Ctx::detect(cli.globals.color.resolve(style))?;
     if cli.globals.container && !container::run::inside() {
         return in_container(cli, &ctx, style);
     }
@@ -143,6 +144,51 @@ fn suite_plan(
     commands::e2e::plan(ctx, &Host::system(), &selection)
 }
 
+/// Fails naming `--junit` when `path` cannot be written (creating its directory first).
+fn check_writable(path: &std::path::Path) -> anyhow::Result<()> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let writable = parent
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map(drop)
+        });
+    writable.with_context(|| {
+        format!(
+            "--junit {}: cannot write there; give a path in a writable directory",
+            path.display()
+        )
+    })
+}
+
+/// Refuses global options a command would silently ignore: `doctor`, `ci plan` and
+/// `image-tag` only print, so `--plan` and `--junit` mean nothing to them. Exits with 2 like
+/// every usage error.
+fn refuse_ignored_globals(cli: &Cli) {
+    let printer = matches!(
+        cli.command,
+        Command::Doctor(_) | Command::Ci(CiCommand::Plan(_)) | Command::ImageTag(_)
+    );
+    let ignored = [
+        (cli.globals.plan, "--plan"),
+        (cli.globals.junit.is_some(), "--junit"),
+    ];
+    if let Some((_, flag)) = ignored.iter().find(|(given, _)| printer && *given) {
+        cli::Cli::definition()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "`{flag}` does nothing for `{}`, which runs no steps; leave it out",
+                    cli.command.title()
+                ),
+            )
+            .exit();
+    }
+}
+
 /// Prints the plan (`--plan`) or runs it, then writes JUnit if asked; the exit code says
 /// whether every step passed.
 fn execute(cli: &Cli, style: Style, plan: Plan) -> anyhow::Result<ExitCode> {
@@ -150,17 +196,20 @@ fn execute(cli: &Cli, style: Style, plan: Plan) -> anyhow::Result<ExitCode> {
         print!("{}", plan.render());
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(path) = &cli.globals.junit {
+        // Found out before any step runs, not after the whole run.
+        check_writable(path)?;
+    }
     let interrupt = Interrupt::install()?;
-    let mut reporter = style.reporter(cli.globals.verbose);
+    let mut reporter = style.reporter(cli.globals.verbosity());
     let log_dir = project::xtask_dir().join("logs");
     let mut executor = Executor::new(reporter.as_mut(), interrupt.clone(), log_dir);
-    // Steps write into a pipe, so cargo would turn colour off; follow the report style
-    // instead, unless the user chose.
-    if std::env::var_os("CARGO_TERM_COLOR").is_none() {
-        executor = executor.with_env(
-            "CARGO_TERM_COLOR",
-            if style.colors() { "always" } else { "never" },
-        );
+    // Steps write into a pipe, so cargo would turn colour off; follow `--color` and the
+    // report style instead, unless the user chose with CARGO_TERM_COLOR (and no --color).
+    let explicit = cli.globals.color != report::ColorChoice::Auto;
+    if explicit || std::env::var_os("CARGO_TERM_COLOR").is_none() {
+        let color = cli.globals.color.resolve(style);
+        executor = executor.with_env("CARGO_TERM_COLOR", if color { "always" } else { "never" });
     }
     let results = executor.run(&plan);
     if let Some(path) = &cli.globals.junit {

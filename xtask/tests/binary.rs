@@ -33,6 +33,8 @@ fn xtask(args: &[&str]) -> Command {
         .env_remove("GITHUB_ACTIONS")
         .env_remove("XTASK_CONTAINER")
         .env_remove("XTASK_HOST_ROOT")
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -215,6 +217,82 @@ fn under_github_actions_each_failing_test_is_an_annotation_at_its_panic() {
         ],
         "{output}"
     );
+}
+
+#[test]
+fn an_unwritable_junit_path_is_refused_before_any_step_runs() {
+    let dir = tempfile::tempdir().expect("a scratch dir");
+    let marker = dir.path().join("ran");
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, "").expect("a file to put the JUnit path under");
+    let junit = blocker.join("junit.xml");
+    let out = run(xtask(&[
+        "run-steps",
+        &format!("exec:mark=touch {}", marker.display()),
+        "--junit",
+        junit.to_str().expect("utf-8 temp path"),
+    ]));
+    let output = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{output}");
+    assert!(
+        output.contains(&format!("--junit {}: cannot write there", junit.display())),
+        "{output}"
+    );
+    assert!(!marker.exists(), "a step ran before the check: {output}");
+}
+
+#[test]
+fn options_a_printing_command_would_ignore_are_usage_errors() {
+    for args in [
+        &["doctor", "--plan"][..],
+        &["image-tag", "--junit", "x.xml"],
+        &["ci", "plan", "--plan"],
+    ] {
+        let out = run(xtask(args));
+        let output = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {output}");
+        assert!(output.contains("does nothing for"), "{args:?}: {output}");
+    }
+}
+
+#[test]
+fn quiet_shows_no_step_output_but_the_digest_and_the_table() {
+    let out = run(xtask(&[
+        "-q",
+        "run-steps",
+        "exec:noisy=echo chatter; exit 4",
+    ]));
+    let output = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{output}");
+    let before_digest = &output[..output.find("what failed:").expect("a digest")];
+    assert!(!before_digest.lines().any(|l| l == "chatter"), "{output}");
+    // The digest still quotes the end of the output, since nothing else says what failed.
+    assert!(output.contains("      chatter\n"), "{output}");
+    assert_eq!(
+        table_status(&output, "noisy"),
+        "failed: `sh` failed: exit status 4"
+    );
+}
+
+#[test]
+fn colour_is_chosen_by_flag_and_no_color() {
+    let step = "exec:colour=echo $CARGO_TERM_COLOR";
+    let always = run(xtask(&["--color", "always", "run-steps", step]));
+    assert!(text(&always).contains("\nalways\n"), "{}", text(&always));
+    let mut forced = xtask(&["run-steps", step]);
+    forced
+        .env("CLICOLOR_FORCE", "1")
+        .env_remove("CARGO_TERM_COLOR");
+    let forced = run(forced);
+    assert!(text(&forced).contains("\nalways\n"), "{}", text(&forced));
+    let mut no_color = xtask(&["run-steps", step]);
+    no_color
+        .env("GITHUB_ACTIONS", "true")
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("CARGO_TERM_COLOR");
+    let no_color = run(no_color);
+    assert!(text(&no_color).contains("\nnever\n"), "{}", text(&no_color));
 }
 
 #[test]

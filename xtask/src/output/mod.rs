@@ -25,6 +25,29 @@ pub enum Shown {
     Verbose,
 }
 
+/// How much of the steps' output a person asked to see (`-q`, default, `-v`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Verbosity {
+    /// None of it: step status lines, the digest and the table only.
+    Quiet,
+    /// What matters ([`Shown::Always`]).
+    #[default]
+    Normal,
+    /// All of it.
+    Verbose,
+}
+
+impl Verbosity {
+    /// Whether a line marked `shown` is printed.
+    pub fn shows(self, shown: Shown) -> bool {
+        match self {
+            Verbosity::Quiet => false,
+            Verbosity::Normal => shown == Shown::Always,
+            Verbosity::Verbose => true,
+        }
+    }
+}
+
 /// Reads one tool's output while its step runs.
 pub trait OutputParser: Send {
     /// Reads one line of output and emits what stands for it, marked with who sees it:

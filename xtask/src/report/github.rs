@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use super::plain::PlainReporter;
 use super::{Reporter, digest, format_duration, table};
 use crate::ansi;
-use crate::output::Shown;
+use crate::output::{Shown, Verbosity};
 use crate::plan::Step;
 use crate::record::{Finding, Severity, Status, StepResult};
 
@@ -26,10 +26,10 @@ pub struct GitHubReporter {
 
 impl GitHubReporter {
     /// Writes to stdout and to the summary file named by `GITHUB_STEP_SUMMARY`, if set;
-    /// `verbose` shows every line of output.
-    pub fn from_env(verbose: bool) -> Self {
+    /// `verbosity` says which lines of output to show.
+    pub fn from_env(verbosity: Verbosity) -> Self {
         Self::new(
-            PlainReporter::stdout().verbose(verbose),
+            PlainReporter::stdout().verbosity(verbosity),
             std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from),
         )
     }

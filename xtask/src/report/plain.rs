@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use super::{Reporter, digest, format_duration, table};
-use crate::output::Shown;
+use crate::output::{Shown, Verbosity};
 use crate::plan::Step;
 use crate::record::StepResult;
 
@@ -16,8 +16,8 @@ pub struct PlainReporter {
     /// Held-back output of concurrent steps, by step index.
     held: HashMap<usize, Vec<String>>,
     total: usize,
-    /// Show the lines meant for `-v` too.
-    verbose: bool,
+    /// Which lines of output to show.
+    verbosity: Verbosity,
 }
 
 impl PlainReporter {
@@ -32,13 +32,13 @@ impl PlainReporter {
             out,
             held: HashMap::new(),
             total: 0,
-            verbose: false,
+            verbosity: Verbosity::Normal,
         }
     }
 
-    /// Shows every line of output (`-v`), not only what matters.
-    pub fn verbose(mut self, verbose: bool) -> Self {
-        self.verbose = verbose;
+    /// Shows no output (`-q`), what matters, or all of it (`-v`).
+    pub fn verbosity(mut self, verbosity: Verbosity) -> Self {
+        self.verbosity = verbosity;
         self
     }
 
@@ -83,7 +83,7 @@ impl Reporter for PlainReporter {
     }
 
     fn output(&mut self, index: usize, line: &str, shown: Shown) {
-        if shown == Shown::Verbose && !self.verbose {
+        if !self.verbosity.shows(shown) {
             return;
         }
         match self.held.get_mut(&index) {
@@ -175,7 +175,7 @@ pub(crate) mod tests {
     #[test]
     fn verbose_shows_the_lines_a_passing_run_keeps_quiet() {
         let buf = SharedBuf::default();
-        let mut reporter = PlainReporter::new(Box::new(buf.clone())).verbose(true);
+        let mut reporter = PlainReporter::new(Box::new(buf.clone())).verbosity(Verbosity::Verbose);
         let step = Step::task("unit", "runs tests", |_| Ok(()));
         reporter.step_started(0, 1, &step, false);
         reporter.output(0, "PASS [0.1s] shown under -v", Shown::Verbose);

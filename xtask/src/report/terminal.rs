@@ -11,7 +11,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{Reporter, digest, format_duration, table};
 use crate::ansi;
-use crate::output::Shown;
+use crate::output::{Shown, Verbosity};
 use crate::plan::Step;
 use crate::record::{Status, StepResult};
 
@@ -22,18 +22,19 @@ pub struct TerminalReporter {
     /// What each running step showed, printed if it fails.
     shown: HashMap<usize, Vec<String>>,
     total: usize,
-    verbose: bool,
+    verbosity: Verbosity,
 }
 
 impl TerminalReporter {
-    /// A reporter drawing on stdout; `verbose` shows every line of a failed step's output.
-    pub fn new(verbose: bool) -> Self {
+    /// A reporter drawing on stdout; `verbosity` says which lines of a failed step's output
+    /// it shows.
+    pub fn new(verbosity: Verbosity) -> Self {
         TerminalReporter {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
             bars: HashMap::new(),
             shown: HashMap::new(),
             total: 0,
-            verbose,
+            verbosity,
         }
     }
 
@@ -67,7 +68,7 @@ impl Reporter for TerminalReporter {
     }
 
     fn output(&mut self, index: usize, line: &str, shown: Shown) {
-        if shown == Shown::Always || self.verbose {
+        if self.verbosity.shows(shown) {
             self.shown.entry(index).or_default().push(line.to_string());
         }
         if let Some(bar) = self.bars.get(&index) {
