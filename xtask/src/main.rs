@@ -56,9 +56,17 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     project::locate()?;
     let style = Style::detect();
     let ctx = Ctx::detect(cli.globals.color.resolve(style))?;
-    if cli.globals.container && !container::run::inside() {
+    // `--plan` prints what would run inside, without an engine or an image.
+    if cli.globals.container && !container::run::inside() && !cli.globals.plan {
         return in_container(cli, &ctx, style);
     }
+    let engine = || {
+        if cli.globals.plan {
+            Ok(container::engine::Engine::detect_for_plan())
+        } else {
+            container::engine::Engine::detect()
+        }
+    };
     let plan = match &cli.command {
         Command::Doctor(args) => {
             print!("{}", commands::doctor::run(args));
@@ -88,14 +96,12 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Suite(suite, args, matches) => suite_plan(&ctx, suite, args, matches)?,
         Command::ResctrlStandin(args) => commands::resctrl_standin::plan(&ctx, args)?,
         Command::RunSteps(args) => commands::run_steps::plan(&ctx, args)?,
-        Command::Container(ContainerCommand::Base) => {
-            container::base::plan(&ctx, &container::engine::Engine::detect()?)?
-        }
+        Command::Container(ContainerCommand::Base) => container::base::plan(&ctx, &engine()?)?,
         Command::Container(ContainerCommand::Build(args)) => {
-            container::build::plan(&ctx, &container::engine::Engine::detect()?, args)
+            container::build::plan(&ctx, &engine()?, args)
         }
         Command::Container(ContainerCommand::Load(args)) => {
-            container::build::load_plan(&ctx, &container::engine::Engine::detect()?, &args.input)
+            container::build::load_plan(&ctx, &engine()?, &args.input)
         }
     };
     execute(cli, style, plan)

@@ -242,6 +242,21 @@ fn an_unwritable_junit_path_is_refused_before_any_step_runs() {
 }
 
 #[test]
+fn plans_need_no_container_engine() {
+    // A PATH with no podman or docker on it.
+    let empty = tempfile::tempdir().expect("an empty PATH directory");
+    for args in [
+        &["container", "build", "--plan"][..],
+        &["--container", "--plan", "fmt"],
+    ] {
+        let out = run(xtask(args).env("PATH", empty.path()));
+        let output = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {output}");
+        assert!(output.starts_with(" 1. "), "{args:?}: {output}");
+    }
+}
+
+#[test]
 fn options_a_printing_command_would_ignore_are_usage_errors() {
     for args in [
         &["doctor", "--plan"][..],

@@ -129,6 +129,15 @@ impl Engine {
         bail!("no container engine: install podman with `apt-get install podman runc` (or docker)")
     }
 
+    /// For `--plan`, which must not need a working engine: the one found, or podman as
+    /// the one that would be used.
+    pub fn detect_for_plan() -> Engine {
+        Engine::detect().unwrap_or(Engine {
+            kind: Kind::Podman,
+            env: Vec::new(),
+        })
+    }
+
     /// A command of this engine, with its environment.
     pub fn cmd<'a>(&self, sh: &'a Shell) -> xshell::Cmd<'a> {
         let mut command = sh.cmd(self.kind.program());
