@@ -90,6 +90,9 @@ pub enum Command {
     /// Compile every test binary once into a nextest archive, for `unit --archive-file` and
     /// `e2e --archive-file` to run with no compilation.
     Build(BuildArgs),
+    /// List every command and suite, one line each: a suite's level, what it needs and how
+    /// long it runs.
+    List,
     /// Show what this host can do: toolchain, root, container engine, QEMU/KVM, resctrl,
     /// containerd/NRI, performance counters, and which suite capabilities follow.
     Doctor(DoctorArgs),
@@ -171,6 +174,7 @@ impl Command {
             Command::Unit(_) => "unit".into(),
             Command::Build(_) => "build".into(),
             Command::Doctor(_) => "doctor".into(),
+            Command::List => "list".into(),
             Command::E2e(args) => format!("e2e --level {}", args.level),
             Command::Ci(CiCommand::Fast) => "ci fast".into(),
             Command::Ci(CiCommand::All(args)) => format!("ci all --level {}", args.level),
@@ -260,6 +264,7 @@ mod tests {
             parse(&["doctor", "--root", "/tmp/x"]).unwrap().command,
             Command::Doctor(_)
         ));
+        assert!(matches!(parse(&["list"]).unwrap().command, Command::List));
         assert_eq!(
             parse(&["ci", "all", "--level", "full-short"])
                 .unwrap()

@@ -76,6 +76,10 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             commands::ci_plan::run(args)?;
             return Ok(ExitCode::SUCCESS);
         }
+        Command::List => {
+            print!("{}", commands::list::run(&cli::Cli::definition()));
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::ImageTag(args) => {
             for tag in commands::image_tag::run(args)? {
                 println!("{tag}");
@@ -170,13 +174,13 @@ fn check_writable(path: &std::path::Path) -> anyhow::Result<()> {
     })
 }
 
-/// Refuses global options a command would silently ignore: `doctor`, `ci plan` and
-/// `image-tag` only print, so `--plan` and `--junit` mean nothing to them. Exits with 2 like
+/// Refuses global options a command would silently ignore: `doctor`, `ci plan`,
+/// `image-tag` and `list` only print, so `--plan` and `--junit` mean nothing to them. Exits with 2 like
 /// every usage error.
 fn refuse_ignored_globals(cli: &Cli) {
     let printer = matches!(
         cli.command,
-        Command::Doctor(_) | Command::Ci(CiCommand::Plan(_)) | Command::ImageTag(_)
+        Command::Doctor(_) | Command::Ci(CiCommand::Plan(_)) | Command::ImageTag(_) | Command::List
     );
     let ignored = [
         (cli.globals.plan, "--plan"),
