@@ -33,9 +33,11 @@ use exec::{Executor, Interrupt};
 use plan::Plan;
 use report::Style;
 
-/// Exit code when a step failed or the runner itself hit an error. Success is 0; clap
-/// exits with 2 on a usage error.
+/// Exit code when a step failed or the runner itself hit an error. Success is 0.
 const EXIT_FAILED: u8 = 1;
+/// Exit code of a usage error: clap's for arguments that do not parse, ours
+/// ([`cli::UsageError`]) for arguments that do not make sense together.
+const EXIT_USAGE: u8 = 2;
 /// Exit code when a termination request (Ctrl-C, SIGTERM, SIGHUP) arrived during the run,
 /// whatever the steps' statuses: an interrupted run never counts as a pass.
 const EXIT_INTERRUPTED: u8 = 130;
@@ -44,6 +46,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse_args();
     match run(&cli) {
         Ok(code) => code,
+        Err(err) if err.is::<cli::UsageError>() => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(EXIT_FAILED)

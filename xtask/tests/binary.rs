@@ -242,6 +242,36 @@ fn an_unwritable_junit_path_is_refused_before_any_step_runs() {
 }
 
 #[test]
+fn ci_plan_refuses_inconsistent_input_as_a_usage_error() {
+    for args in [
+        &["ci", "plan", "--event", "push"][..],
+        &[
+            "ci",
+            "plan",
+            "--event",
+            "pull_request",
+            "--level",
+            "full-long",
+        ],
+        &["ci", "plan", "--event", "release", "--ref", "refs/tags/v1"],
+    ] {
+        let mut command = xtask(args);
+        command.env_remove("GITHUB_REF").env_remove("GITHUB_OUTPUT");
+        let out = run(command);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+    }
+    let mut short = xtask(&["ci", "plan", "--event", "push", "--ref", "main"]);
+    short.env_remove("GITHUB_OUTPUT");
+    let out = run(short);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("\"level\":\"full-long\""),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
 fn plans_need_no_container_engine() {
     // A PATH with no podman or docker on it.
     let empty = tempfile::tempdir().expect("an empty PATH directory");
