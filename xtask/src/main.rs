@@ -75,7 +75,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     };
     let plan = match &cli.command {
         Command::Doctor(args) => {
-            print!("{}", commands::doctor::run(args));
+            print!("{}", commands::doctor::run(args)?);
             return Ok(ExitCode::SUCCESS);
         }
         Command::Ci(CiCommand::Plan(args)) => {
