@@ -93,6 +93,10 @@ pub struct Step {
     /// failed (see [`crate::output`]). Without one, every line is shown and a failure's
     /// digest is the end of its log.
     pub output: Option<Box<ParserFactory>>,
+    /// For suites: the name of the directory under `target/xtask/logs/` where the step's
+    /// programs keep what a person needs to debug a failure (daemon logs, consoles, state),
+    /// one subdirectory per run; the executor passes its path in `XTASK_ARTIFACTS_DIR`.
+    pub artifacts: Option<String>,
 }
 
 impl Step {
@@ -158,7 +162,15 @@ impl Step {
             concurrent: None,
             own_lane: false,
             output: None,
+            artifacts: None,
         }
+    }
+
+    /// Lets the step keep debugging material under `target/xtask/logs/<group>/<run>/` (see
+    /// [`Step::artifacts`]).
+    pub fn keeping_artifacts(mut self, group: impl Into<String>) -> Self {
+        self.artifacts = Some(group.into());
+        self
     }
 
     /// Reads the step's output with the parsers `parser` makes (see [`Step::output`]).

@@ -49,6 +49,8 @@ pub struct StepResult {
     pub junit: Option<PathBuf>,
     /// What the step's output parser made of its output (empty for steps without one).
     pub digest: Digest,
+    /// The directory where the step's programs kept debugging material, if they kept any.
+    pub artifacts: Option<PathBuf>,
 }
 
 impl StepResult {
@@ -61,6 +63,7 @@ impl StepResult {
             log: None,
             junit: None,
             digest: Digest::default(),
+            artifacts: None,
         }
     }
 }

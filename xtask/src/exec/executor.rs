@@ -28,13 +28,16 @@ impl LineSink for SharedReporter<'_> {
     }
 }
 
+/// The environment variable naming a step's directory for debugging material.
+pub const ARTIFACTS_ENV: &str = "XTASK_ARTIFACTS_DIR";
+
 /// A running step's view of the executor: the [`StepIo`] its task is given.
 struct RunningStep<'a> {
     reporter: &'a dyn LineSink,
     index: usize,
     log: Option<File>,
     interrupt: &'a Interrupt,
-    env: &'a [(String, String)],
+    env: Vec<(String, String)>,
     parser: Option<Box<dyn OutputParser>>,
 }
 
@@ -66,7 +69,7 @@ impl StepIo for RunningStep<'_> {
     fn run(&mut self, exec: &Exec) -> anyhow::Result<()> {
         let interrupt = self.interrupt;
         let mut exec = exec.clone();
-        for (key, value) in self.env {
+        for (key, value) in &self.env {
             exec.env.push((key.into(), Some(value.into())));
         }
         child::run(&exec, interrupt, &mut |line| self.line(line))
@@ -86,6 +89,8 @@ pub struct Executor<'a> {
     interrupt: Interrupt,
     log_dir: PathBuf,
     env: Vec<(String, String)>,
+    /// Names this run's artifact directories apart from earlier runs'.
+    run_id: String,
 }
 
 impl<'a> Executor<'a> {
@@ -100,6 +105,12 @@ impl<'a> Executor<'a> {
             interrupt,
             log_dir,
             env: Vec::new(),
+            run_id: format!(
+                "run-{}",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs())
+            ),
         }
     }
 
@@ -213,12 +224,21 @@ impl<'a> Executor<'a> {
                 } else {
                     self.interrupt.clone()
                 };
+                let artifacts = step
+                    .artifacts
+                    .as_ref()
+                    .map(|group| self.log_dir.join(file_name(group)).join(&self.run_id));
+                let mut env = self.env.clone();
+                if let Some(dir) = &artifacts {
+                    let _ = std::fs::create_dir_all(dir);
+                    env.push((ARTIFACTS_ENV.to_string(), dir.display().to_string()));
+                }
                 let mut io = RunningStep {
                     reporter: &self.reporter,
                     index,
                     log,
                     interrupt: &interrupt,
-                    env: &self.env,
+                    env,
                     parser: step.output.as_ref().map(|make| make()),
                 };
                 let outcome = match &step.action {
@@ -242,6 +262,10 @@ impl<'a> Executor<'a> {
                     ),
                 };
                 result.log = Some(log_path);
+                // An empty directory would only send a person looking for nothing.
+                result.artifacts = artifacts.filter(|dir| {
+                    std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some())
+                });
                 result.junit = step.junit.clone().filter(|path| path.exists());
             }
         }
@@ -560,6 +584,36 @@ mod tests {
         let order = order.lock().unwrap().clone();
         let lane: Vec<&str> = order.iter().copied().filter(|n| *n != "clippy").collect();
         assert_eq!(lane, ["tools", "lint"]);
+    }
+
+    #[test]
+    fn a_step_keeping_artifacts_gets_a_directory_of_its_own_per_run() {
+        let sh = crate::project::shell().unwrap();
+        let mut plan = Plan::default();
+        plan.push(
+            Step::exec(
+                "suite: tests",
+                cmd!(
+                    sh,
+                    "sh -c 'echo daemon said > $XTASK_ARTIFACTS_DIR/daemon.log; exit 1'"
+                )
+                .into(),
+            )
+            .keeping_artifacts("suite"),
+        );
+        plan.push(Step::exec("quiet", cmd!(sh, "true").into()).keeping_artifacts("quiet"));
+        let (results, _, logs) = run_plan(&plan, Interrupt::default());
+        let dir = results[0].artifacts.clone().expect("kept artifacts");
+        assert!(
+            dir.starts_with(logs.path().join("suite")),
+            "{}",
+            dir.display()
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("daemon.log")).expect("the kept log"),
+            "daemon said\n"
+        );
+        assert_eq!(results[1].artifacts, None, "nothing kept, nothing named");
     }
 
     #[test]

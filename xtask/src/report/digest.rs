@@ -61,6 +61,9 @@ pub fn render(results: &[StepResult]) -> String {
         if let Some(log) = &result.log {
             let _ = writeln!(out, "  full log: {}", shown_path(log));
         }
+        if let Some(dir) = &result.artifacts {
+            let _ = writeln!(out, "  kept for debugging: {}", shown_path(dir));
+        }
         if let Some(next) = &digest.next {
             let _ = writeln!(out, "  run next: {next}");
         }

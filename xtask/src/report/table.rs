@@ -104,6 +104,7 @@ pub(crate) mod tests {
             log: None,
             junit: None,
             digest: crate::record::Digest::default(),
+            artifacts: None,
         };
         vec![
             result("fmt", Status::Ok, 400),
