@@ -69,6 +69,35 @@ struct Running {
     startup: Duration,
 }
 
+/// Names the directory where `cargo xtask` collects a failed suite's debugging material.
+pub const ARTIFACTS_ENV: &str = "XTASK_ARTIFACTS_DIR";
+
+/// Keeps containerd's log of a failed run (`log`, read before teardown removed it) under
+/// `$XTASK_ARTIFACTS_DIR/<run name>/`, with why it was kept, so the failure can be debugged
+/// after every process and file of the run is gone. Does nothing outside the runner.
+fn keep_for_debugging(run_name: &str, log: &[u8], why: &str) {
+    if let Some(dir) = std::env::var_os(ARTIFACTS_ENV) {
+        keep_in(&PathBuf::from(dir).join(run_name), log, why);
+    }
+}
+
+fn keep_in(dir: &Path, log: &[u8], why: &str) {
+    // Debugging material must never turn a test's failure into a different one.
+    let kept = std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(dir.join("containerd.log"), log))
+        .and_then(|()| std::fs::write(dir.join("why.txt"), format!("{why}\n")));
+    match kept {
+        Ok(()) => eprintln!(
+            "containerd-harness: kept containerd's log in {}",
+            dir.display()
+        ),
+        Err(err) => eprintln!(
+            "containerd-harness: could not keep containerd's log in {}: {err}",
+            dir.display()
+        ),
+    }
+}
+
 /// Distinguishes the private directories of one process.
 static NEXT_INSTANCE: AtomicU32 = AtomicU32::new(0);
 
@@ -185,10 +214,17 @@ impl Containerd {
     /// any failed step, is an [`Error::Teardown`] carrying the report.
     pub async fn shutdown(mut self) -> Result<TeardownReport> {
         let running = self.inner.take().ok_or(Error::NotRunning)?;
+        let run_name = running.run_name.clone();
+        let log = std::fs::read(running.layout.log()).unwrap_or_default();
         let report = running.teardown().await;
         if report.is_clean() {
             Ok(report)
         } else {
+            keep_for_debugging(
+                &run_name,
+                &log,
+                &format!("teardown was incomplete:\n{report}"),
+            );
             Err(Error::Teardown {
                 report: report.to_string(),
             })
@@ -247,8 +283,13 @@ impl Drop for Containerd {
             mut child,
             options,
             cri,
+            run_name,
             ..
         } = running;
+        if std::thread::panicking() {
+            let log = std::fs::read(layout.log()).unwrap_or_default();
+            keep_for_debugging(&run_name, &log, "a test panicked while this containerd ran");
+        }
         // The CRI client's connection lives on the caller's runtime, which may be blocked
         // right here; teardown_blocking uses a fresh one on a thread of its own.
         drop(cri);
@@ -385,5 +426,25 @@ impl Drop for StartGuard {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_runs_log_is_kept_with_the_reason() {
+        let tmp = tempfile::tempdir().expect("a scratch dir");
+        let dir = tmp.path().join("ctrd-1-0");
+        keep_in(&dir, b"level=error msg=\"shim died\"\n", "a test panicked");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("containerd.log")).expect("the kept log"),
+            "level=error msg=\"shim died\"\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("why.txt")).expect("the reason"),
+            "a test panicked\n"
+        );
     }
 }
