@@ -218,7 +218,7 @@ fn execute(cli: &Cli, style: Style, plan: Plan) -> anyhow::Result<ExitCode> {
     }
     let interrupt = Interrupt::install()?;
     let mut reporter = style.reporter(cli.globals.verbosity());
-    let log_dir = project::xtask_dir().join("logs");
+    let log_dir = project::log_dir();
     let mut executor = Executor::new(reporter.as_mut(), interrupt.clone(), log_dir);
     // Steps write into a pipe, so cargo would turn colour off; follow `--color` and the
     // report style instead, unless the user chose with CARGO_TERM_COLOR (and no --color).

@@ -56,13 +56,15 @@ pub fn target_volume(root: &Path) -> String {
     format!("xtask-target-{hash:016x}")
 }
 
-/// The `run` arguments for `args` (the xtask arguments, without `--container`).
+/// The `run` arguments for `args` (the xtask arguments, without `--container`); step logs
+/// go to the host's `logs` directory, not into the target volume.
 pub fn run_args(
     root: &Path,
     image: &str,
     args: &[String],
     tty: bool,
     env: &[(String, String)],
+    logs: &Path,
 ) -> Vec<String> {
     let root = root.display().to_string();
     let mut out: Vec<String> = vec!["run".into(), "--rm".into(), "--init".into()];
@@ -80,6 +82,11 @@ pub fn run_args(
             target_volume(Path::new(&root))
         ),
     ]);
+    out.push(format!("--env={}={}", project::LOG_DIR_ENV, logs.display()));
+    // Inside the checkout the repository mount already shows it; elsewhere it needs its own.
+    if !logs.starts_with(&root) {
+        out.push(format!("--volume={0}:{0}", logs.display()));
+    }
     for (key, value) in env {
         out.push(format!("--env={key}={value}"));
         // Files GitHub hands over by path must exist inside too.
@@ -107,13 +114,17 @@ pub fn run(engine: &Engine, args: &[String]) -> anyhow::Result<i32> {
         })
         .collect();
     let tty = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    let logs = project::log_dir();
+    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     let sh = project::shell()?;
-    let mut command =
-        Command::from(
-            engine
-                .cmd(&sh)
-                .args(run_args(project::root(), &image, args, tty, &env)),
-        );
+    let mut command = Command::from(engine.cmd(&sh).args(run_args(
+        project::root(),
+        &image,
+        args,
+        tty,
+        &env,
+        &logs,
+    )));
     // Ctrl-C reaches the engine too (same process group), which passes it into the
     // container; the runner only waits, so it must not die first.
     let _interrupt = Interrupt::install()?;
@@ -144,6 +155,7 @@ mod tests {
             &["ci".into(), "fast".into()],
             false,
             &env,
+            Path::new("/work/repo/target/xtask/logs"),
         );
         let joined = args.join(" ");
         assert!(
@@ -166,12 +178,36 @@ mod tests {
             "{joined}"
         );
         assert!(joined.contains("--env=CI=true"), "{joined}");
+        // Logs land in the host's target/xtask/logs (visible through the checkout's mount).
+        assert!(
+            joined.contains("--env=XTASK_LOG_DIR=/work/repo/target/xtask/logs"),
+            "{joined}"
+        );
+        assert!(!joined.contains("--volume=/work/repo/target"), "{joined}");
         assert!(
             joined.contains("--volume=/home/runner/_temp:/home/runner/_temp"),
             "{joined}"
         );
         assert!(joined.ends_with("img:dev cargo xtask ci fast"), "{joined}");
         assert!(!joined.contains("--tty"));
+    }
+
+    #[test]
+    fn logs_outside_the_checkout_get_a_mount_of_their_own() {
+        let args = run_args(
+            Path::new("/work/repo"),
+            "img:dev",
+            &["unit".into()],
+            false,
+            &[],
+            Path::new("/shared/target/xtask/logs"),
+        );
+        assert!(
+            args.contains(
+                &"--volume=/shared/target/xtask/logs:/shared/target/xtask/logs".to_string()
+            ),
+            "{args:?}"
+        );
     }
 
     #[test]
