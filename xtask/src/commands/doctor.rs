@@ -129,7 +129,8 @@ pub fn report(host: &Host, toolchain: &[(&str, Result<ToolVersion, String>)]) ->
     for engine in engines {
         let state = match (&engine.answers, &engine.runs_containers) {
             (Err(why), _) => format!("engine does not answer: {why}"),
-            (Ok(()), Ok(image)) => format!("runs containers (tried {image})"),
+            (Ok(()), Ok(Some(image))) => format!("runs containers (tried {image})"),
+            (Ok(()), Ok(None)) => "works (answers; no local image yet: `cargo xtask container build` makes the builder image, and on a host that cannot pull, `cargo xtask container base` first)".to_string(),
             (Ok(()), Err(why)) => format!("answers; cannot run a container: {why}"),
         };
         add(

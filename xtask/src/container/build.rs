@@ -85,7 +85,9 @@ pub fn plan(ctx: &Ctx, engine: &Engine, args: &BuildArgs) -> Plan {
         // podman pulls only what is missing; with a local stand-in nothing is pulled.
         .arg(root);
     plan.push(
-        Step::exec(format!("container build {stage}"), Exec::from(build)).in_chain("container"),
+        Step::exec(format!("container build {stage}"), Exec::from(build))
+            .in_chain("container")
+            .parsed_by(crate::output::image_build::parser),
     );
     if let Some(archive) = &args.save {
         let format: &[&str] = match engine.kind {

@@ -8,6 +8,7 @@
 //! the command to run next. Reporters only present digests; they know no tool.
 
 pub mod cargo;
+pub mod image_build;
 pub mod libtest;
 pub mod nextest;
 pub mod rustfmt;
