@@ -117,13 +117,28 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     execute(cli, style, plan)
 }
 
-/// `--container`: the same command inside the builder image (built first if missing).
+/// `--container`: the same command inside the builder image, built first if missing or
+/// built from an older Containerfile or Cargo.lock (under CI, a stale image is refused: CI
+/// builds the image it tests with in the same run).
 fn in_container(cli: &Cli, ctx: &Ctx, style: Style) -> anyhow::Result<ExitCode> {
     let engine = container::engine::Engine::detect()?;
     let image = container::Target::Builder.image();
-    if !container::build::image_exists(&engine, &image) {
+    let wanted = container::build::recipe_hash(project::root());
+    let reason = if !container::build::image_exists(&engine, &image) {
+        Some("is not on this host yet")
+    } else if container::build::image_recipe(&engine, &image).as_deref() != Some(&wanted) {
+        anyhow::ensure!(
+            !ctx.ci,
+            "{image} was built from another Containerfile or Cargo.lock than this checkout's              (label {} is not {wanted}); build it in this run with `cargo xtask container build`",
+            container::build::RECIPE_LABEL
+        );
+        Some("was built from an older Containerfile or Cargo.lock")
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
         eprintln!(
-            "{image} is not on this host yet; building it (dependencies are cached in the image afterwards)"
+            "{image} {reason}; building it (dependencies are cached in the image afterwards)"
         );
         let args = container::build::BuildArgs {
             target: container::Target::Builder,
