@@ -243,6 +243,7 @@ impl Command {
             Command::Container(ContainerCommand::Base) => "container base".into(),
             Command::Container(ContainerCommand::Build(_)) => "container build".into(),
             Command::Container(ContainerCommand::Load(_)) => "container load".into(),
+            Command::Container(ContainerCommand::Clean) => "container clean".into(),
             Command::ResctrlStandin(_) => "resctrl-standin".into(),
             Command::Suite(suite, ..) => suite.name.into(),
             Command::RunSteps(_) => "run-steps".into(),

@@ -113,6 +113,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Container(ContainerCommand::Load(args)) => {
             container::build::load_plan(&ctx, &engine()?, &args.input)
         }
+        Command::Container(ContainerCommand::Clean) => container::clean::plan(&ctx, &engine()?),
     };
     execute(cli, style, plan)
 }

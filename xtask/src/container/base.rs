@@ -48,7 +48,7 @@ pub fn host_rust_version() -> anyhow::Result<String> {
 }
 
 /// Where the stand-in's root file system is assembled.
-fn work_dir() -> PathBuf {
+pub fn work_dir() -> PathBuf {
     project::xtask_dir().join("container-base")
 }
 

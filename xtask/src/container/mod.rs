@@ -4,6 +4,7 @@
 
 pub mod base;
 pub mod build;
+pub mod clean;
 pub mod engine;
 pub mod run;
 
@@ -29,6 +30,13 @@ pub enum ContainerCommand {
         after_help = "Examples:\n  cargo xtask container load --input target/xtask/builder.tar\n  cargo xtask --container ci fast"
     )]
     Load(LoadArgs),
+    /// Remove what the container path keeps for this checkout: its target volume, the
+    /// stand-in base's root file system and dangling images (the shared cargo registry
+    /// volume stays).
+    #[command(
+        after_help = "Examples:\n  cargo xtask container clean --plan   # what it would remove\n  cargo xtask container clean"
+    )]
+    Clean,
 }
 
 /// Arguments of `container load`.
