@@ -253,6 +253,19 @@ fn execute(cli: &Cli, style: Style, plan: Plan) -> anyhow::Result<ExitCode> {
         std::fs::write(path, xml)
             .with_context(|| format!("writing JUnit to {}", path.display()))?;
     }
+    if container::run::inside() {
+        let mut outputs = vec![project::log_dir(), project::root().join("target/nextest")];
+        outputs.extend(
+            cli.globals
+                .junit
+                .iter()
+                .map(|path| project::root().join(path)),
+        );
+        if let Command::Build(args) = &cli.command {
+            outputs.push(project::root().join(&args.archive));
+        }
+        container::run::hand_back(project::root(), &outputs);
+    }
     // A request that arrived between steps, or during a step that finished anyway, marks
     // no step as interrupted, yet the run was cut short.
     Ok(if interrupt.requested() || record::interrupted(&results) {

@@ -37,6 +37,46 @@ const PASSTHROUGH: [&str; 14] = [
     "RUST_LOG",
 ];
 
+/// Gives what the run wrote through the checkout's mount (`paths`, recursively) to the
+/// checkout's owner. Inside a container of a rootful engine the runner is root, and files
+/// it leaves in the caller's checkout (`target/nextest`, `--junit`, `--archive`, logs) would
+/// be root's; with a rootless engine, or outside one, ownership already matches and nothing
+/// changes. Errors are reported, never fatal: the run's result stands.
+pub fn hand_back(root: &Path, paths: &[std::path::PathBuf]) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(owner) = std::fs::metadata(root) else {
+        return;
+    };
+    for path in paths.iter().filter(|path| path.starts_with(root)) {
+        if let Err(err) = chown_tree(path, owner.uid(), owner.gid()) {
+            eprintln!(
+                "warning: could not give {} back to uid {}: {err}",
+                path.display(),
+                owner.uid()
+            );
+        }
+    }
+}
+
+/// `chown -R uid:gid path`, not following symlinks; a missing path is nothing to do.
+fn chown_tree(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err),
+    };
+    if meta.uid() != uid || meta.gid() != gid {
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
+    }
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            chown_tree(&entry?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
+}
+
 /// Whether we are already inside the builder image.
 pub fn inside() -> bool {
     std::env::var_os(IN_CONTAINER).is_some()
@@ -208,6 +248,32 @@ mod tests {
             ),
             "{args:?}"
         );
+    }
+
+    #[test]
+    fn handing_back_leaves_files_owned_as_the_checkout_and_skips_what_is_outside() {
+        use std::os::unix::fs::MetadataExt;
+        let root = tempfile::tempdir().expect("a scratch checkout");
+        let out = root.path().join("target/nextest/ci");
+        std::fs::create_dir_all(&out).expect("an output dir");
+        std::fs::write(out.join("junit.xml"), "<x/>").expect("an output file");
+        // Run as the owner (not root), this must be a no-op that succeeds; as root it
+        // would chown to the checkout's owner, which is the same here.
+        hand_back(
+            root.path(),
+            &[
+                root.path().join("target/nextest"),
+                root.path().join("missing"),
+            ],
+        );
+        let owner = std::fs::metadata(root.path()).expect("root").uid();
+        assert_eq!(
+            std::fs::metadata(out.join("junit.xml"))
+                .expect("file")
+                .uid(),
+            owner
+        );
+        assert!(chown_tree(&root.path().join("missing"), 0, 0).is_ok());
     }
 
     #[test]
