@@ -233,7 +233,7 @@ fn execute(cli: &Cli, style: Style, plan: Plan) -> anyhow::Result<ExitCode> {
         check_writable(path)?;
     }
     let interrupt = Interrupt::install()?;
-    let mut reporter = style.reporter(cli.globals.verbosity());
+    let mut reporter = style.reporter(cli.globals.verbosity(), cli.globals.color.resolve(style));
     let log_dir = project::log_dir();
     let mut executor = Executor::new(reporter.as_mut(), interrupt.clone(), log_dir);
     // Steps write into a pipe, so cargo would turn colour off; follow `--color` and the

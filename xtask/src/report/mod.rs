@@ -67,10 +67,11 @@ impl Style {
         self != Style::Plain
     }
 
-    /// A reporter of this style, showing the lines of output `verbosity` asks for.
-    pub fn reporter(self, verbosity: Verbosity) -> Box<dyn Reporter + Send> {
+    /// A reporter of this style, showing the lines of output `verbosity` asks for, in
+    /// colour if `color`.
+    pub fn reporter(self, verbosity: Verbosity, color: bool) -> Box<dyn Reporter + Send> {
         match self {
-            Style::Terminal => Box::new(terminal::TerminalReporter::new(verbosity)),
+            Style::Terminal => Box::new(terminal::TerminalReporter::new(verbosity, color)),
             Style::Plain => Box::new(plain::PlainReporter::stdout().verbosity(verbosity)),
             Style::GitHub => Box::new(github::GitHubReporter::from_env(verbosity)),
         }

@@ -23,18 +23,21 @@ pub struct TerminalReporter {
     shown: HashMap<usize, Vec<String>>,
     total: usize,
     verbosity: Verbosity,
+    /// Whether the marks are coloured (`--color`, `NO_COLOR`).
+    color: bool,
 }
 
 impl TerminalReporter {
     /// A reporter drawing on stdout; `verbosity` says which lines of a failed step's output
     /// it shows.
-    pub fn new(verbosity: Verbosity) -> Self {
+    pub fn new(verbosity: Verbosity, color: bool) -> Self {
         TerminalReporter {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
             bars: HashMap::new(),
             shown: HashMap::new(),
             total: 0,
             verbosity,
+            color,
         }
     }
 
@@ -84,23 +87,30 @@ impl Reporter for TerminalReporter {
             bar.finish_and_clear();
             self.multi.remove(&bar);
         }
-        let (mark, detail) = match &result.status {
+        let (colour, symbol, detail) = match &result.status {
             Status::Ok => (
-                "\x1b[32m✔\x1b[0m",
+                "32",
+                "✔",
                 match &result.digest.summary {
                     Some(summary) => format!("{summary} ({})", format_duration(result.elapsed)),
                     None => format_duration(result.elapsed),
                 },
             ),
             Status::Failed(_) | Status::Interrupted => (
-                "\x1b[31m✘\x1b[0m",
+                "31",
+                "✘",
                 format!(
                     "{} ({})",
                     result.status.describe(),
                     format_duration(result.elapsed)
                 ),
             ),
-            Status::Skipped(_) => ("\x1b[33m-\x1b[0m", result.status.describe()),
+            Status::Skipped(_) => ("33", "-", result.status.describe()),
+        };
+        let mark = if self.color {
+            format!("\x1b[{colour}m{symbol}\x1b[0m")
+        } else {
+            symbol.to_string()
         };
         self.print(&format!("{mark} {}  {detail}", self.label(index, step)));
         let shown = self.shown.remove(&index).unwrap_or_default();
