@@ -10,7 +10,9 @@ use cause_chain::Chain;
 use crate::assets::Assets;
 use crate::cgroups::run_subtree;
 use crate::config::{ConfigParams, Layout, render};
-use crate::cri::types::{ImageSpec as CriImageSpec, ImageStatusRequest};
+use crate::cri::types::{
+    ImageSpec as CriImageSpec, ImageStatusRequest, ListContainersRequest, ListPodSandboxRequest,
+};
 use crate::cri::{Cri, CriClient};
 use crate::daemon;
 use crate::error::{Error, Result, io_err};
@@ -79,6 +81,55 @@ fn keep_for_debugging(run_name: &str, log: &[u8], why: &str) {
     if let Some(dir) = std::env::var_os(ARTIFACTS_ENV) {
         keep_in(&PathBuf::from(dir).join(run_name), log, why);
     }
+}
+
+/// Keeps what CRI lists (pods and containers with their states) at the moment of a
+/// failure, next to the log [`keep_for_debugging`] keeps; asked on a connection of its own,
+/// since the caller's runtime may be the one that is stuck.
+fn keep_cri_listing(run_name: &str, socket: &Path, timeout: Duration) {
+    let Some(dir) = std::env::var_os(ARTIFACTS_ENV) else {
+        return;
+    };
+    let text = cri_listing(socket, timeout);
+    let dir = PathBuf::from(dir).join(run_name);
+    if let Err(err) =
+        std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join("cri.txt"), text))
+    {
+        eprintln!(
+            "containerd-harness: could not keep the CRI listing in {}: {err}",
+            dir.display()
+        );
+    }
+}
+
+/// The pods and containers CRI on `socket` lists, or why there is no listing.
+fn cri_listing(socket: &Path, timeout: Duration) -> String {
+    let listing = std::thread::scope(|scope| {
+        scope
+            .spawn(|| -> std::result::Result<String, String> {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("no runtime to ask CRI with: {e}"))?;
+                runtime.block_on(async {
+                    let client = CriClient::connect(socket, timeout)
+                        .await
+                        .map_err(|e| format!("CRI did not answer: {}", Chain(&e)))?;
+                    let pods = client
+                        .list_pod_sandbox(ListPodSandboxRequest::default())
+                        .await
+                        .map_err(|e| format!("ListPodSandbox failed: {}", Chain(&e)))?;
+                    let containers = client
+                        .list_containers(ListContainersRequest::default())
+                        .await
+                        .map_err(|e| format!("ListContainers failed: {}", Chain(&e)))?;
+                    Ok(format!("{pods:#?}\n\n{containers:#?}\n"))
+                })
+            })
+            .join()
+            .unwrap_or_else(|_| Err("the CRI listing thread panicked".to_string()))
+    });
+    listing.unwrap_or_else(|why| format!("no CRI listing: {why}\n"))
 }
 
 fn keep_in(dir: &Path, log: &[u8], why: &str) {
@@ -287,6 +338,7 @@ impl Drop for Containerd {
             ..
         } = running;
         if std::thread::panicking() {
+            keep_cri_listing(&run_name, &layout.grpc_socket(), options.cri_timeout);
             let log = std::fs::read(layout.log()).unwrap_or_default();
             keep_for_debugging(&run_name, &log, "a test panicked while this containerd ran");
         }
@@ -432,6 +484,16 @@ impl Drop for StartGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_a_containerd_the_listing_says_why_there_is_none() {
+        let tmp = tempfile::tempdir().expect("a scratch dir");
+        let text = cri_listing(&tmp.path().join("no.sock"), Duration::from_millis(200));
+        assert!(
+            text.starts_with("no CRI listing: CRI did not answer"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn a_failed_runs_log_is_kept_with_the_reason() {
