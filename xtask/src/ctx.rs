@@ -16,13 +16,13 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// The context of this run: nextest detected on `PATH`, colour and CI from the
-    /// environment.
-    pub fn detect(style: crate::report::Style) -> anyhow::Result<Self> {
+    /// The context of this run: nextest detected on `PATH`, CI from the environment,
+    /// `color` as resolved from `--color` and the environment.
+    pub fn detect(color: bool) -> anyhow::Result<Self> {
         Ok(Ctx {
             sh: crate::project::shell()?,
             nextest: crate::probe::tools::nextest_installed(),
-            color: style.colors(),
+            color,
             ci: crate::project::in_ci(),
         })
     }

@@ -1,5 +1,6 @@
 //! `cargo xtask`: the project's task runner. See `cargo xtask --help` and the README.
 
+mod ansi;
 mod capability;
 mod cli;
 mod commands;
@@ -8,6 +9,7 @@ mod ctx;
 mod exec;
 mod kernel_matrix;
 mod level;
+mod output;
 mod plan;
 mod probe;
 mod project;
@@ -31,9 +33,11 @@ use exec::{Executor, Interrupt};
 use plan::Plan;
 use report::Style;
 
-/// Exit code when a step failed or the runner itself hit an error. Success is 0; clap
-/// exits with 2 on a usage error.
+/// Exit code when a step failed or the runner itself hit an error. Success is 0.
 const EXIT_FAILED: u8 = 1;
+/// Exit code of a usage error: clap's for arguments that do not parse, ours
+/// ([`cli::UsageError`]) for arguments that do not make sense together.
+const EXIT_USAGE: u8 = 2;
 /// Exit code when a termination request (Ctrl-C, SIGTERM, SIGHUP) arrived during the run,
 /// whatever the steps' statuses: an interrupted run never counts as a pass.
 const EXIT_INTERRUPTED: u8 = 130;
@@ -42,6 +46,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse_args();
     match run(&cli) {
         Ok(code) => code,
+        Err(err) if err.is::<cli::UsageError>() => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(EXIT_FAILED)
@@ -50,19 +58,32 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    refuse_ignored_globals(cli);
     project::locate()?;
     let style = Style::detect();
-    let ctx = Ctx::detect(style)?;
-    if cli.globals.container && !container::run::inside() {
+    let ctx = Ctx::detect(cli.globals.color.resolve(style))?;
+    // `--plan` prints what would run inside, without an engine or an image.
+    if cli.globals.container && !container::run::inside() && !cli.globals.plan {
         return in_container(cli, &ctx, style);
     }
+    let engine = || {
+        if cli.globals.plan {
+            Ok(container::engine::Engine::detect_for_plan())
+        } else {
+            container::engine::Engine::detect()
+        }
+    };
     let plan = match &cli.command {
         Command::Doctor(args) => {
-            print!("{}", commands::doctor::run(args));
+            print!("{}", commands::doctor::run(args)?);
             return Ok(ExitCode::SUCCESS);
         }
         Command::Ci(CiCommand::Plan(args)) => {
             commands::ci_plan::run(args)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::List => {
+            print!("{}", commands::list::run(&cli::Cli::definition()));
             return Ok(ExitCode::SUCCESS);
         }
         Command::ImageTag(args) => {
@@ -86,26 +107,40 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Mutants(args) => commands::mutants::plan(&ctx, args)?,
         Command::ResctrlStandin(args) => commands::resctrl_standin::plan(&ctx, args)?,
         Command::RunSteps(args) => commands::run_steps::plan(&ctx, args)?,
-        Command::Container(ContainerCommand::Base) => {
-            container::base::plan(&ctx, &container::engine::Engine::detect()?)?
-        }
+        Command::Container(ContainerCommand::Base) => container::base::plan(&ctx, &engine()?)?,
         Command::Container(ContainerCommand::Build(args)) => {
-            container::build::plan(&ctx, &container::engine::Engine::detect()?, args)
+            container::build::plan(&ctx, &engine()?, args)
         }
         Command::Container(ContainerCommand::Load(args)) => {
-            container::build::load_plan(&ctx, &container::engine::Engine::detect()?, &args.input)
+            container::build::load_plan(&ctx, &engine()?, &args.input)
         }
+        Command::Container(ContainerCommand::Clean) => container::clean::plan(&ctx, &engine()?),
     };
     execute(cli, style, plan)
 }
 
-/// `--container`: the same command inside the builder image (built first if missing).
+/// `--container`: the same command inside the builder image, built first if missing or
+/// built from an older Containerfile or Cargo.lock (under CI, a stale image is refused: CI
+/// builds the image it tests with in the same run).
 fn in_container(cli: &Cli, ctx: &Ctx, style: Style) -> anyhow::Result<ExitCode> {
     let engine = container::engine::Engine::detect()?;
     let image = container::Target::Builder.image();
-    if !container::build::image_exists(&engine, &image) {
+    let wanted = container::build::recipe_hash(project::root());
+    let reason = if !container::build::image_exists(&engine, &image) {
+        Some("is not on this host yet")
+    } else if container::build::image_recipe(&engine, &image).as_deref() != Some(&wanted) {
+        anyhow::ensure!(
+            !ctx.ci,
+            "{image} was built from another Containerfile or Cargo.lock than this checkout's              (label {} is not {wanted}); build it in this run with `cargo xtask container build`",
+            container::build::RECIPE_LABEL
+        );
+        Some("was built from an older Containerfile or Cargo.lock")
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
         eprintln!(
-            "{image} is not on this host yet; building it (dependencies are cached in the image afterwards)"
+            "{image} {reason}; building it (dependencies are cached in the image afterwards)"
         );
         let args = container::build::BuildArgs {
             target: container::Target::Builder,
@@ -142,6 +177,51 @@ fn suite_plan(
     commands::e2e::plan(ctx, &Host::system(), &selection)
 }
 
+/// Fails naming `--junit` when `path` cannot be written (creating its directory first).
+fn check_writable(path: &std::path::Path) -> anyhow::Result<()> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let writable = parent
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map(drop)
+        });
+    writable.with_context(|| {
+        format!(
+            "--junit {}: cannot write there; give a path in a writable directory",
+            path.display()
+        )
+    })
+}
+
+/// Refuses global options a command would silently ignore: `doctor`, `ci plan`,
+/// `image-tag` and `list` only print, so `--plan` and `--junit` mean nothing to them. Exits with 2 like
+/// every usage error.
+fn refuse_ignored_globals(cli: &Cli) {
+    let printer = matches!(
+        cli.command,
+        Command::Doctor(_) | Command::Ci(CiCommand::Plan(_)) | Command::ImageTag(_) | Command::List
+    );
+    let ignored = [
+        (cli.globals.plan, "--plan"),
+        (cli.globals.junit.is_some(), "--junit"),
+    ];
+    if let Some((_, flag)) = ignored.iter().find(|(given, _)| printer && *given) {
+        cli::Cli::definition()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "`{flag}` does nothing for `{}`, which runs no steps; leave it out",
+                    cli.command.title()
+                ),
+            )
+            .exit();
+    }
+}
+
 /// Prints the plan (`--plan`) or runs it, then writes JUnit if asked; the exit code says
 /// whether every step passed.
 fn execute(cli: &Cli, style: Style, plan: Plan) -> anyhow::Result<ExitCode> {
@@ -149,17 +229,20 @@ fn execute(cli: &Cli, style: Style, plan: Plan) -> anyhow::Result<ExitCode> {
         print!("{}", plan.render());
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(path) = &cli.globals.junit {
+        // Found out before any step runs, not after the whole run.
+        check_writable(path)?;
+    }
     let interrupt = Interrupt::install()?;
-    let mut reporter = style.reporter();
-    let log_dir = project::xtask_dir().join("logs");
+    let mut reporter = style.reporter(cli.globals.verbosity(), cli.globals.color.resolve(style));
+    let log_dir = project::log_dir();
     let mut executor = Executor::new(reporter.as_mut(), interrupt.clone(), log_dir);
-    // Steps write into a pipe, so cargo would turn colour off; follow the report style
-    // instead, unless the user chose.
-    if std::env::var_os("CARGO_TERM_COLOR").is_none() {
-        executor = executor.with_env(
-            "CARGO_TERM_COLOR",
-            if style.colors() { "always" } else { "never" },
-        );
+    // Steps write into a pipe, so cargo would turn colour off; follow `--color` and the
+    // report style instead, unless the user chose with CARGO_TERM_COLOR (and no --color).
+    let explicit = cli.globals.color != report::ColorChoice::Auto;
+    if explicit || std::env::var_os("CARGO_TERM_COLOR").is_none() {
+        let color = cli.globals.color.resolve(style);
+        executor = executor.with_env("CARGO_TERM_COLOR", if color { "always" } else { "never" });
     }
     let results = executor.run(&plan);
     if let Some(path) = &cli.globals.junit {
@@ -170,6 +253,19 @@ fn execute(cli: &Cli, style: Style, plan: Plan) -> anyhow::Result<ExitCode> {
         }
         std::fs::write(path, xml)
             .with_context(|| format!("writing JUnit to {}", path.display()))?;
+    }
+    if container::run::inside() {
+        let mut outputs = vec![project::log_dir(), project::root().join("target/nextest")];
+        outputs.extend(
+            cli.globals
+                .junit
+                .iter()
+                .map(|path| project::root().join(path)),
+        );
+        if let Command::Build(args) = &cli.command {
+            outputs.push(project::root().join(&args.archive));
+        }
+        container::run::hand_back(project::root(), &outputs);
     }
     // A request that arrived between steps, or during a step that finished anyway, marks
     // no step as interrupted, yet the run was cut short.

@@ -9,6 +9,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::output::{OutputParser, ParserFactory};
+
 /// An ordered list of steps.
 #[derive(Default)]
 pub struct Plan {
@@ -87,6 +89,14 @@ pub struct Step {
     /// waits for the chain's earlier steps (and is skipped after their failure) but runs
     /// beside its chain's other steps of the batch, e.g. one kernel of the kernel matrix.
     pub own_lane: bool,
+    /// Reads the step's output as it runs: what a person sees, and the digest of what
+    /// failed (see [`crate::output`]). Without one, every line is shown and a failure's
+    /// digest is the end of its log.
+    pub output: Option<Box<ParserFactory>>,
+    /// For suites: the name of the directory under `target/xtask/logs/` where the step's
+    /// programs keep what a person needs to debug a failure (daemon logs, consoles, state),
+    /// one subdirectory per run; the executor passes its path in `XTASK_ARTIFACTS_DIR`.
+    pub artifacts: Option<String>,
 }
 
 impl Step {
@@ -151,7 +161,25 @@ impl Step {
             always: false,
             concurrent: None,
             own_lane: false,
+            output: None,
+            artifacts: None,
         }
+    }
+
+    /// Lets the step keep debugging material under `target/xtask/logs/<group>/<run>/` (see
+    /// [`Step::artifacts`]).
+    pub fn keeping_artifacts(mut self, group: impl Into<String>) -> Self {
+        self.artifacts = Some(group.into());
+        self
+    }
+
+    /// Reads the step's output with the parsers `parser` makes (see [`Step::output`]).
+    pub fn parsed_by(
+        mut self,
+        parser: impl Fn() -> Box<dyn OutputParser> + Send + Sync + 'static,
+    ) -> Self {
+        self.output = Some(Box::new(parser));
+        self
     }
 
     /// Puts the step in a chain (see [`Step::chain`]).

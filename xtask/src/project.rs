@@ -90,6 +90,18 @@ pub fn xtask_dir() -> PathBuf {
     target_dir().join("xtask")
 }
 
+/// Names the directory for step logs, when not `<target>/xtask/logs` (`--container` points
+/// the runner inside at the host's, so logs land where the README says).
+pub const LOG_DIR_ENV: &str = "XTASK_LOG_DIR";
+
+/// Where every step's full output goes: `<target>/xtask/logs`, or `$XTASK_LOG_DIR`.
+pub fn log_dir() -> PathBuf {
+    std::env::var_os(LOG_DIR_ENV)
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| xtask_dir().join("logs"))
+}
+
 /// Whether we run under CI (`CI=true` or `CI=1`, as GitHub Actions and most CIs set it).
 pub fn in_ci() -> bool {
     is_truthy(std::env::var("CI").ok().as_deref())

@@ -7,6 +7,7 @@ use anyhow::bail;
 use xshell::{Shell, cmd};
 
 use crate::ctx::Ctx;
+use crate::output;
 use crate::plan::{Exec, Step};
 use crate::project;
 
@@ -23,17 +24,20 @@ pub struct TestRun {
     pub partition: Option<String>,
     /// A nextest archive to run from instead of building.
     pub archive: Option<PathBuf>,
-    /// Extra arguments after `--`.
+    /// Arguments for nextest, as a user gives them: its options (`--no-fail-fast`, `-E
+    /// EXPR`, `--retries N`), test-name filters, and after a `--` the test binaries' own.
     pub extra: Vec<String>,
     /// nextest's `--test-threads`, when not its default (one per CPU).
     pub threads: Option<usize>,
+    /// The runner command that reruns chosen tests given their names after `--` (e.g.
+    /// `cargo xtask unit`): the digest of a failure suggests it with the failing tests.
+    pub rerun: Option<&'static str>,
 }
 
 /// nextest's store directory, as configured in `.config/nextest.toml`.
 const NEXTEST_STORE: &str = "target/nextest";
 
-/// The install command shown whenever nextest is needed and missing.
-pub const NEXTEST_INSTALL: &str = "cargo install --locked cargo-nextest";
+pub use crate::output::cargo::NEXTEST_INSTALL;
 
 impl TestRun {
     /// The nextest profile: `ci` under CI (no fail-fast, retries), `default` otherwise.
@@ -87,15 +91,16 @@ impl TestRun {
         if let Some(threads) = self.threads {
             cmd = cmd.args(["--test-threads", &threads.to_string()]);
         }
-        if !extra.is_empty() {
-            cmd = cmd.arg("--").args(extra);
-        }
+        cmd = cmd.args(extra);
         let mut exec = Exec::from(cmd);
         if self.archive.is_some() {
             // nextest extracts only into an existing directory.
             exec = exec.creating_dir(archive_extract_dir());
         }
-        Ok(Step::exec(name, exec).with_junit(Self::junit_path()))
+        let rerun = self.rerun;
+        Ok(Step::exec(name, exec)
+            .with_junit(Self::junit_path())
+            .parsed_by(move || output::nextest::parser(project::root().to_path_buf(), rerun)))
     }
 
     /// `--workspace`, or `-p` for each package.
@@ -121,12 +126,18 @@ impl TestRun {
                 "{what} needs cargo-nextest, which is not installed; install it with `{NEXTEST_INSTALL}`"
             );
         }
+        if let Some(option) = split_args(&self.extra).options.first() {
+            bail!(
+                "`{option}` is a cargo-nextest option, and nextest is not installed; install it with `{NEXTEST_INSTALL}`"
+            );
+        }
         let scope = self.scope();
-        let mut trailing: Vec<String> = self.extra.clone();
+        let mut trailing: Vec<String> = libtest_args(&self.extra);
         if self.ignored_only {
             trailing.push("--ignored".to_string());
         }
         let separator = (!trailing.is_empty()).then_some("--");
+        let rerun = self.rerun;
         Ok(Step::exec(
             name,
             cmd!(
@@ -134,8 +145,82 @@ impl TestRun {
                 "cargo test --locked {scope...} --all-features {separator...} {trailing...}"
             )
             .into(),
-        ))
+        )
+        .parsed_by(move || output::libtest::parser(project::root().to_path_buf(), rerun)))
     }
+}
+
+/// nextest options that take a value as the next argument (`-E EXPR`); the value is no
+/// test-name filter.
+const VALUE_OPTIONS: &[&str] = &[
+    "-E",
+    "--filterset",
+    "--filter-expr",
+    "--retries",
+    "--test-threads",
+    "-j",
+    "--jobs",
+    "--run-ignored",
+    "--partition",
+    "--profile",
+    "-P",
+    "--status-level",
+    "--final-status-level",
+    "--failure-output",
+    "--success-output",
+    "--max-fail",
+    "--no-tests",
+    "--cargo-profile",
+    "--features",
+    "-F",
+    "--package",
+    "-p",
+    "--exclude",
+    "--message-format",
+    "--color",
+];
+
+/// A user's test-runner arguments, sorted.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct SplitArgs<'a> {
+    /// nextest options with their values.
+    options: Vec<&'a str>,
+    /// Test-name filters.
+    filters: Vec<&'a str>,
+    /// What follows `--`: the test binaries' own arguments.
+    binary: Vec<&'a str>,
+}
+
+fn split_args(extra: &[String]) -> SplitArgs<'_> {
+    let mut split = SplitArgs::default();
+    let mut args = extra.iter().map(String::as_str);
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            split.binary.extend(args.by_ref());
+        } else if arg.starts_with('-') {
+            split.options.push(arg);
+            if VALUE_OPTIONS.contains(&arg)
+                && let Some(value) = args.next()
+            {
+                split.options.push(value);
+            }
+        } else {
+            split.filters.push(arg);
+        }
+    }
+    split
+}
+
+/// The part of a user's test-runner arguments that libtest understands (for doctests, and
+/// `cargo test` without nextest): the test-name filters, then what followed `--`.
+pub fn libtest_args(extra: &[String]) -> Vec<String> {
+    let split = split_args(extra);
+    split
+        .filters
+        .into_iter()
+        .chain(split.binary)
+        .map(str::to_string)
+        .collect()
 }
 
 /// Where archives are unpacked to run, kept so nextest's JUnit output survives the run.
@@ -151,7 +236,7 @@ mod tests {
     fn workspace_run_with_nextest() {
         let run = TestRun {
             partition: Some("slice:2/3".into()),
-            extra: vec!["resctrl::".into()],
+            extra: vec!["--no-fail-fast".into(), "resctrl::".into()],
             ..TestRun::default()
         };
         let step = run.step(&Ctx::for_tests(true), "unit").unwrap();
@@ -159,7 +244,7 @@ mod tests {
         assert_eq!(
             step.command_line(),
             format!(
-                "cargo nextest run --locked --workspace --all-features --profile {profile} --partition slice:2/3 -- resctrl::"
+                "cargo nextest run --locked --workspace --all-features --profile {profile} --partition slice:2/3 --no-fail-fast resctrl::"
             )
         );
         assert!(
@@ -185,6 +270,60 @@ mod tests {
         assert!(
             line.ends_with("-E 'binary(hardware)' --run-ignored only"),
             "{line}"
+        );
+    }
+
+    #[test]
+    fn user_arguments_are_sorted_into_options_filters_and_binary_arguments() {
+        let extra: Vec<String> = [
+            "--no-fail-fast",
+            "-E",
+            "package(resctrl)",
+            "--retries=2",
+            "group::",
+            "--",
+            "--exact",
+            "x",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            split_args(&extra),
+            SplitArgs {
+                options: vec!["--no-fail-fast", "-E", "package(resctrl)", "--retries=2"],
+                filters: vec!["group::"],
+                binary: vec!["--exact", "x"],
+            }
+        );
+        assert_eq!(libtest_args(&extra), ["group::", "--exact", "x"]);
+    }
+
+    #[test]
+    fn without_nextest_its_options_are_refused_by_name() {
+        let run = TestRun {
+            extra: vec!["--no-fail-fast".into()],
+            ..TestRun::default()
+        };
+        let err = run
+            .step(&Ctx::for_tests(false), "unit")
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            err.contains("`--no-fail-fast` is a cargo-nextest option")
+                && err.contains(NEXTEST_INSTALL),
+            "{err}"
+        );
+        let filtered = TestRun {
+            extra: vec!["resctrl::".into()],
+            ..TestRun::default()
+        };
+        assert_eq!(
+            filtered
+                .step(&Ctx::for_tests(false), "unit")
+                .expect("a cargo test step")
+                .command_line(),
+            "cargo test --locked --workspace --all-features -- resctrl::"
         );
     }
 

@@ -33,6 +33,8 @@ fn xtask(args: &[&str]) -> Command {
         .env_remove("GITHUB_ACTIONS")
         .env_remove("XTASK_CONTAINER")
         .env_remove("XTASK_HOST_ROOT")
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -67,6 +69,34 @@ fn table_status(output: &str, step: &str) -> String {
     let words: Vec<&str> = line.split_whitespace().collect();
     // Name first, time last; the status is what lies between.
     words[1..words.len() - 1].join(" ")
+}
+
+/// What the failure digest (`what failed:`, above the table) says of `step`: the rest of its
+/// `step: ` heading line.
+fn digest_entry(output: &str, step: &str) -> String {
+    let digest = output
+        .find("what failed:\n")
+        .map(|at| &output[at..])
+        .unwrap_or_else(|| panic!("no failure digest in\n{output}"));
+    digest
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{step}: ")))
+        .unwrap_or_else(|| panic!("no digest entry for {step} in\n{output}"))
+        .to_string()
+}
+
+/// The lines of the digest entry of `step`, up to the next entry or the table.
+fn digest_lines(output: &str, step: &str) -> Vec<String> {
+    let heading = format!("\n{step}: ");
+    let start = output
+        .find(&heading)
+        .unwrap_or_else(|| panic!("no digest entry for {step} in\n{output}"));
+    output[start + 1..]
+        .lines()
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        .map(str::to_string)
+        .collect()
 }
 
 fn wait_for(path: &Path, child: &mut Child) {
@@ -122,18 +152,213 @@ fn a_failed_step_exits_1_and_the_others_still_run() {
 }
 
 #[test]
+fn a_failing_test_step_names_the_tests_their_assertion_log_and_rerun_command() {
+    // nextest's real output of a scratch crate with two failing tests (and one skipped),
+    // replayed by a step read as a nextest run.
+    let fixture = workspace().join("xtask/src/output/fixtures/nextest-failures.txt");
+    let script = format!("cat {}; exit 100", fixture.display());
+    let out = run(xtask(&[
+        "run-steps",
+        &format!("exec+nextest:unit={script}"),
+    ]));
+    let output = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{output}");
+    assert_eq!(
+        table_status(&output, "unit"),
+        "failed: 2 of 3 tests failed, 1 skipped"
+    );
+    let mut entry = digest_lines(&output, "unit");
+    // The log lies in the target directory, wherever that is.
+    let log = entry.remove(entry.len() - 2);
+    assert!(
+        log.starts_with("  full log: ") && log.ends_with("xtask/logs/unit.log"),
+        "{log}"
+    );
+    assert_eq!(
+        entry,
+        [
+            "  src/lib.rs:26:9: broken tests::panics_plainly",
+            "      boom at runtime",
+            "  src/lib.rs:21:9: broken tests::adds_wrongly",
+            "      assertion `left == right` failed: two and two",
+            "        left: 4",
+            "       right: 5",
+            "  run next: cargo xtask unit -- tests::panics_plainly tests::adds_wrongly",
+        ],
+        "{output}"
+    );
+    // Passing tests stay in the log, out of the report.
+    assert!(!output.contains("PASS ["), "{output}");
+    let table = &output[output.rfind("\nstep ").expect("a table")..];
+    for line in table.lines() {
+        assert!(line.chars().count() <= 80, "wider than 80 columns: {line}");
+    }
+}
+
+#[test]
+fn under_github_actions_each_failing_test_is_an_annotation_at_its_panic() {
+    let fixture = workspace().join("xtask/src/output/fixtures/nextest-failures.txt");
+    let script = format!("cat {}; exit 100", fixture.display());
+    let out = run(
+        xtask(&["run-steps", &format!("exec+nextest:unit={script}")])
+            .env("GITHUB_ACTIONS", "true")
+            .env_remove("GITHUB_STEP_SUMMARY"),
+    );
+    let output = text(&out);
+    let annotations: Vec<&str> = output
+        .lines()
+        .filter(|line| line.starts_with("::error"))
+        .collect();
+    assert_eq!(
+        annotations,
+        [
+            "::error file=src/lib.rs,line=26,col=9,title=unit%3A broken tests%3A%3Apanics_plainly::boom at runtime",
+            "::error file=src/lib.rs,line=21,col=9,title=unit%3A broken tests%3A%3Aadds_wrongly::assertion `left == right` failed: two and two%0A  left: 4%0A right: 5",
+        ],
+        "{output}"
+    );
+}
+
+#[test]
+fn an_unwritable_junit_path_is_refused_before_any_step_runs() {
+    let dir = tempfile::tempdir().expect("a scratch dir");
+    let marker = dir.path().join("ran");
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, "").expect("a file to put the JUnit path under");
+    let junit = blocker.join("junit.xml");
+    let out = run(xtask(&[
+        "run-steps",
+        &format!("exec:mark=touch {}", marker.display()),
+        "--junit",
+        junit.to_str().expect("utf-8 temp path"),
+    ]));
+    let output = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{output}");
+    assert!(
+        output.contains(&format!("--junit {}: cannot write there", junit.display())),
+        "{output}"
+    );
+    assert!(!marker.exists(), "a step ran before the check: {output}");
+}
+
+#[test]
+fn ci_plan_refuses_inconsistent_input_as_a_usage_error() {
+    for args in [
+        &["ci", "plan", "--event", "push"][..],
+        &[
+            "ci",
+            "plan",
+            "--event",
+            "pull_request",
+            "--level",
+            "full-long",
+        ],
+        &["ci", "plan", "--event", "release", "--ref", "refs/tags/v1"],
+    ] {
+        let mut command = xtask(args);
+        command.env_remove("GITHUB_REF").env_remove("GITHUB_OUTPUT");
+        let out = run(command);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+    }
+    let mut short = xtask(&["ci", "plan", "--event", "push", "--ref", "main"]);
+    short.env_remove("GITHUB_OUTPUT");
+    let out = run(short);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("\"level\":\"full-long\""),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn plans_need_no_container_engine() {
+    // A PATH with no podman or docker on it.
+    let empty = tempfile::tempdir().expect("an empty PATH directory");
+    for args in [
+        &["container", "build", "--plan"][..],
+        &["--container", "--plan", "fmt"],
+    ] {
+        let out = run(xtask(args).env("PATH", empty.path()));
+        let output = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {output}");
+        assert!(output.starts_with(" 1. "), "{args:?}: {output}");
+    }
+}
+
+#[test]
+fn options_a_printing_command_would_ignore_are_usage_errors() {
+    for args in [
+        &["doctor", "--plan"][..],
+        &["image-tag", "--junit", "x.xml"],
+        &["ci", "plan", "--plan"],
+    ] {
+        let out = run(xtask(args));
+        let output = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {output}");
+        assert!(output.contains("does nothing for"), "{args:?}: {output}");
+    }
+}
+
+#[test]
+fn quiet_shows_no_step_output_but_the_digest_and_the_table() {
+    let out = run(xtask(&[
+        "-q",
+        "run-steps",
+        "exec:noisy=echo chatter; exit 4",
+    ]));
+    let output = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{output}");
+    let before_digest = &output[..output.find("what failed:").expect("a digest")];
+    assert!(!before_digest.lines().any(|l| l == "chatter"), "{output}");
+    // The digest still quotes the end of the output, since nothing else says what failed.
+    assert!(output.contains("      chatter\n"), "{output}");
+    assert_eq!(
+        table_status(&output, "noisy"),
+        "failed: `sh` failed: exit status 4"
+    );
+}
+
+#[test]
+fn colour_is_chosen_by_flag_and_no_color() {
+    let step = "exec:colour=echo $CARGO_TERM_COLOR";
+    let always = run(xtask(&["--color", "always", "run-steps", step]));
+    assert!(text(&always).contains("\nalways\n"), "{}", text(&always));
+    let mut forced = xtask(&["run-steps", step]);
+    forced
+        .env("CLICOLOR_FORCE", "1")
+        .env_remove("CARGO_TERM_COLOR");
+    let forced = run(forced);
+    assert!(text(&forced).contains("\nalways\n"), "{}", text(&forced));
+    let mut no_color = xtask(&["run-steps", step]);
+    no_color
+        .env("GITHUB_ACTIONS", "true")
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("CARGO_TERM_COLOR");
+    let no_color = run(no_color);
+    assert!(text(&no_color).contains("\nnever\n"), "{}", text(&no_color));
+}
+
+#[test]
 fn a_suite_missing_a_capability_fails_under_strict_and_is_skipped_without() {
     let empty = tempfile::tempdir().expect("an empty host root");
     let root = empty.path().to_str().expect("utf-8 temp path");
     let strict = run(xtask(&["resctrl-e2e", "--strict"]).env("XTASK_HOST_ROOT", root));
     assert_eq!(strict.status.code(), Some(1), "{}", text(&strict));
-    let status = table_status(&text(&strict), "resctrl-e2e");
+    // The table cuts a long reason to fit 80 columns; the digest above it has it whole.
+    let status = digest_entry(&text(&strict), "resctrl-e2e");
     assert!(
         status.starts_with("failed: strict: missing root"),
         "{}",
         text(&strict)
     );
     assert!(status.contains("missing resctrl-monitoring"), "{status}");
+    assert!(
+        table_status(&text(&strict), "resctrl-e2e").starts_with("failed: strict: missing root"),
+        "{}",
+        text(&strict)
+    );
 
     let lenient = run(xtask(&["resctrl-e2e", "--no-strict"]).env("XTASK_HOST_ROOT", root));
     assert_eq!(lenient.status.code(), Some(0), "{}", text(&lenient));

@@ -10,7 +10,9 @@ use cause_chain::Chain;
 use crate::assets::Assets;
 use crate::cgroups::run_subtree;
 use crate::config::{ConfigParams, Layout, render};
-use crate::cri::types::{ImageSpec as CriImageSpec, ImageStatusRequest};
+use crate::cri::types::{
+    ImageSpec as CriImageSpec, ImageStatusRequest, ListContainersRequest, ListPodSandboxRequest,
+};
 use crate::cri::{Cri, CriClient};
 use crate::daemon;
 use crate::error::{Error, Result, io_err};
@@ -67,6 +69,84 @@ struct Running {
     options: Options,
     cri: Cri,
     startup: Duration,
+}
+
+/// Names the directory where `cargo xtask` collects a failed suite's debugging material.
+pub const ARTIFACTS_ENV: &str = "XTASK_ARTIFACTS_DIR";
+
+/// Keeps containerd's log of a failed run (`log`, read before teardown removed it) under
+/// `$XTASK_ARTIFACTS_DIR/<run name>/`, with why it was kept, so the failure can be debugged
+/// after every process and file of the run is gone. Does nothing outside the runner.
+fn keep_for_debugging(run_name: &str, log: &[u8], why: &str) {
+    if let Some(dir) = std::env::var_os(ARTIFACTS_ENV) {
+        keep_in(&PathBuf::from(dir).join(run_name), log, why);
+    }
+}
+
+/// Keeps what CRI lists (pods and containers with their states) at the moment of a
+/// failure, next to the log [`keep_for_debugging`] keeps; asked on a connection of its own,
+/// since the caller's runtime may be the one that is stuck.
+fn keep_cri_listing(run_name: &str, socket: &Path, timeout: Duration) {
+    let Some(dir) = std::env::var_os(ARTIFACTS_ENV) else {
+        return;
+    };
+    let text = cri_listing(socket, timeout);
+    let dir = PathBuf::from(dir).join(run_name);
+    if let Err(err) =
+        std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join("cri.txt"), text))
+    {
+        eprintln!(
+            "containerd-harness: could not keep the CRI listing in {}: {err}",
+            dir.display()
+        );
+    }
+}
+
+/// The pods and containers CRI on `socket` lists, or why there is no listing.
+fn cri_listing(socket: &Path, timeout: Duration) -> String {
+    let listing = std::thread::scope(|scope| {
+        scope
+            .spawn(|| -> std::result::Result<String, String> {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("no runtime to ask CRI with: {e}"))?;
+                runtime.block_on(async {
+                    let client = CriClient::connect(socket, timeout)
+                        .await
+                        .map_err(|e| format!("CRI did not answer: {}", Chain(&e)))?;
+                    let pods = client
+                        .list_pod_sandbox(ListPodSandboxRequest::default())
+                        .await
+                        .map_err(|e| format!("ListPodSandbox failed: {}", Chain(&e)))?;
+                    let containers = client
+                        .list_containers(ListContainersRequest::default())
+                        .await
+                        .map_err(|e| format!("ListContainers failed: {}", Chain(&e)))?;
+                    Ok(format!("{pods:#?}\n\n{containers:#?}\n"))
+                })
+            })
+            .join()
+            .unwrap_or_else(|_| Err("the CRI listing thread panicked".to_string()))
+    });
+    listing.unwrap_or_else(|why| format!("no CRI listing: {why}\n"))
+}
+
+fn keep_in(dir: &Path, log: &[u8], why: &str) {
+    // Debugging material must never turn a test's failure into a different one.
+    let kept = std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(dir.join("containerd.log"), log))
+        .and_then(|()| std::fs::write(dir.join("why.txt"), format!("{why}\n")));
+    match kept {
+        Ok(()) => eprintln!(
+            "containerd-harness: kept containerd's log in {}",
+            dir.display()
+        ),
+        Err(err) => eprintln!(
+            "containerd-harness: could not keep containerd's log in {}: {err}",
+            dir.display()
+        ),
+    }
 }
 
 /// Distinguishes the private directories of one process.
@@ -185,10 +265,17 @@ impl Containerd {
     /// any failed step, is an [`Error::Teardown`] carrying the report.
     pub async fn shutdown(mut self) -> Result<TeardownReport> {
         let running = self.inner.take().ok_or(Error::NotRunning)?;
+        let run_name = running.run_name.clone();
+        let log = std::fs::read(running.layout.log()).unwrap_or_default();
         let report = running.teardown().await;
         if report.is_clean() {
             Ok(report)
         } else {
+            keep_for_debugging(
+                &run_name,
+                &log,
+                &format!("teardown was incomplete:\n{report}"),
+            );
             Err(Error::Teardown {
                 report: report.to_string(),
             })
@@ -247,8 +334,14 @@ impl Drop for Containerd {
             mut child,
             options,
             cri,
+            run_name,
             ..
         } = running;
+        if std::thread::panicking() {
+            keep_cri_listing(&run_name, &layout.grpc_socket(), options.cri_timeout);
+            let log = std::fs::read(layout.log()).unwrap_or_default();
+            keep_for_debugging(&run_name, &log, "a test panicked while this containerd ran");
+        }
         // The CRI client's connection lives on the caller's runtime, which may be blocked
         // right here; teardown_blocking uses a fresh one on a thread of its own.
         drop(cri);
@@ -385,5 +478,35 @@ impl Drop for StartGuard {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_containerd_the_listing_says_why_there_is_none() {
+        let tmp = tempfile::tempdir().expect("a scratch dir");
+        let text = cri_listing(&tmp.path().join("no.sock"), Duration::from_millis(200));
+        assert!(
+            text.starts_with("no CRI listing: CRI did not answer"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_failed_runs_log_is_kept_with_the_reason() {
+        let tmp = tempfile::tempdir().expect("a scratch dir");
+        let dir = tmp.path().join("ctrd-1-0");
+        keep_in(&dir, b"level=error msg=\"shim died\"\n", "a test panicked");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("containerd.log")).expect("the kept log"),
+            "level=error msg=\"shim died\"\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("why.txt")).expect("the reason"),
+            "a test panicked\n"
+        );
     }
 }

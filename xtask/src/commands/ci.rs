@@ -15,12 +15,21 @@ use crate::suites;
 pub enum CiCommand {
     /// The fast tier: format check, workflow lint, clippy, unit tests and doctests. Minutes,
     /// any machine.
+    #[command(
+        after_help = "Examples:\n  cargo xtask ci fast\n  cargo xtask ci fast -q          # results, digest and table only\n  cargo xtask --container ci fast"
+    )]
     Fast,
     /// The whole test suite, as CI runs it: the fast tier, then every e2e suite at the level
     /// (cheap-short by default) under --strict.
+    #[command(
+        after_help = "Examples:\n  cargo xtask ci all\n  cargo xtask ci all --level full-short --plan\n  cargo xtask ci all --junit target/xtask/junit.xml"
+    )]
     All(CiAllArgs),
     /// For CI workflows: the level, suites and runner for an event (JSON on stdout, and
     /// $GITHUB_OUTPUT entries under GitHub Actions).
+    #[command(
+        after_help = "Examples:\n  cargo xtask ci plan --event pull_request --ref refs/pull/7/merge\n  cargo xtask ci plan --event push --ref main\n  cargo xtask ci plan --event workflow_dispatch --ref main --level full-short"
+    )]
     Plan(super::ci_plan::CiPlanArgs),
 }
 

@@ -13,8 +13,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
+use crate::cli::usage_bail;
 use crate::level::Level;
 use crate::suites::{self, Suite};
 
@@ -25,10 +26,12 @@ pub struct CiPlanArgs {
     /// [default: $GITHUB_EVENT_NAME]
     #[arg(long)]
     pub event: Option<String>,
-    /// The git ref. [default: $GITHUB_REF]
+    /// The git ref: `refs/heads/main`, or a branch name alone (`main`). [default:
+    /// $GITHUB_REF]
     #[arg(long = "ref", value_name = "REF")]
     pub git_ref: Option<String>,
-    /// The level chosen for a manual dispatch. [default: $XTASK_DISPATCH_LEVEL]
+    /// The level chosen for a manual dispatch (workflow_dispatch only). [default:
+    /// $XTASK_DISPATCH_LEVEL]
     #[arg(long, value_enum)]
     pub level: Option<Level>,
     /// Compare with this commit to find the changed files (`git diff --name-only BASE...HEAD`).
@@ -95,13 +98,24 @@ pub fn run(args: &CiPlanArgs) -> anyhow::Result<()> {
         .event
         .clone()
         .or_else(|| env("GITHUB_EVENT_NAME"))
-        .context("no event: pass --event or run under GitHub Actions (GITHUB_EVENT_NAME)")?;
+        .ok_or_else(|| {
+            anyhow::Error::new(crate::cli::UsageError(
+                "no event: pass --event or run under GitHub Actions (GITHUB_EVENT_NAME)".into(),
+            ))
+        })?;
+    if args.level.is_some() && event != "workflow_dispatch" {
+        usage_bail!(
+            "--level is for a manual dispatch (--event workflow_dispatch); a {event} event's level follows from the policy"
+        );
+    }
     let git_ref = args
         .git_ref
         .clone()
         .or_else(|| env("GITHUB_REF"))
         .unwrap_or_default();
-    let dispatch_level = match (args.level, env("XTASK_DISPATCH_LEVEL")) {
+    // A workflow may export the dispatch level for every event; only a dispatch reads it.
+    let dispatch_env = env("XTASK_DISPATCH_LEVEL").filter(|_| event == "workflow_dispatch");
+    let dispatch_level = match (args.level, dispatch_env) {
         (Some(level), _) => Some(level),
         (None, Some(name)) => Some(
             <Level as clap::ValueEnum>::from_str(&name, false)
@@ -170,7 +184,27 @@ pub fn decide(
     default_branch: &str,
     registry: &'static [Suite],
 ) -> anyhow::Result<CiPlan> {
-    let on_default_branch = git_ref == format!("refs/heads/{default_branch}");
+    if dispatch_level.is_some() && event != "workflow_dispatch" {
+        usage_bail!("a level is for a manual dispatch (workflow_dispatch), not for {event}");
+    }
+    if git_ref.is_empty() && matches!(event, "push" | "workflow_dispatch") {
+        usage_bail!(
+            "a {event} event needs its ref: pass --ref (e.g. refs/heads/main) or set GITHUB_REF"
+        );
+    }
+    // `main` and `refs/heads/main` name the same branch.
+    let full_ref = if git_ref.starts_with("refs/") || git_ref.is_empty() {
+        git_ref.to_string()
+    } else {
+        format!("refs/heads/{git_ref}")
+    };
+    let git_ref = full_ref.as_str();
+    let default_ref = if default_branch.starts_with("refs/") {
+        default_branch.to_string()
+    } else {
+        format!("refs/heads/{default_branch}")
+    };
+    let on_default_branch = git_ref == default_ref;
     let (level, reason) = match event {
         "pull_request" | "pull_request_target" | "merge_group" => (
             Level::CheapShort,
@@ -187,9 +221,11 @@ pub fn decide(
         "schedule" => (Level::FullLong, "nightly: everything".to_string()),
         "workflow_dispatch" => match dispatch_level {
             Some(level) => (level, format!("manual run at {level}")),
-            None => bail!("workflow_dispatch needs a level (--level or XTASK_DISPATCH_LEVEL)"),
+            None => {
+                usage_bail!("workflow_dispatch needs a level (--level or XTASK_DISPATCH_LEVEL)")
+            }
         },
-        other => bail!(
+        other => usage_bail!(
             "no CI policy for event `{other}`; known: pull_request, merge_group, push, schedule, workflow_dispatch"
         ),
     };
@@ -406,6 +442,37 @@ mod tests {
             err.to_string().contains("no CI policy for event `release`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_short_and_a_full_ref_name_the_same_branch() {
+        assert_eq!(plan("push", "main", None, &[]).level, Level::FullLong);
+        assert_eq!(
+            plan("push", "refs/heads/main", None, &[]).level,
+            Level::FullLong
+        );
+        assert_eq!(
+            plan("push", "feature/x", None, &[]).reason,
+            "push to refs/heads/feature/x: cheap checks"
+        );
+    }
+
+    #[test]
+    fn inconsistent_inputs_are_usage_errors() {
+        let none = Changes::Unknown;
+        let push = decide("push", "", None, &none, "main", REGISTRY).unwrap_err();
+        assert!(push.is::<crate::cli::UsageError>(), "{push}");
+        assert!(push.to_string().contains("needs its ref"), "{push}");
+        let level = decide(
+            "pull_request",
+            "refs/pull/1/merge",
+            Some(Level::FullLong),
+            &none,
+            "main",
+            REGISTRY,
+        )
+        .unwrap_err();
+        assert!(level.is::<crate::cli::UsageError>(), "{level}");
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! `cargo xtask doctor`: what this host can do, each line probed from the real system.
+//! `cargo xtask doctor`: what this host can do, each line probed from the real system: the
+//! tools `ci fast` and the suites need (each missing one with how to get it), the host's
+//! capabilities, and which suites it can run from which level.
 
 use std::path::PathBuf;
 
@@ -17,7 +19,16 @@ pub struct DoctorArgs {
 }
 
 /// Probes the host and renders the report.
-pub fn run(args: &DoctorArgs) -> String {
+///
+/// # Errors
+/// If `--root` names no directory.
+pub fn run(args: &DoctorArgs) -> anyhow::Result<String> {
+    if let Some(dir) = args.root.as_ref().filter(|dir| !dir.is_dir()) {
+        anyhow::bail!(
+            "--root {}: no such directory; give the directory that stands for / (holding proc/, sys/, dev/)",
+            dir.display()
+        );
+    }
     let root = args
         .root
         .clone()
@@ -36,8 +47,58 @@ pub fn run(args: &DoctorArgs) -> String {
                 )
             }),
         ),
+        (
+            "rustfmt",
+            hint(
+                tools::version("rustfmt", &["--version"]),
+                "rustup component add rustfmt",
+            ),
+        ),
+        (
+            "clippy",
+            hint(
+                tools::version("cargo-clippy", &["clippy", "--version"]),
+                "rustup component add clippy",
+            ),
+        ),
+        (
+            "python3",
+            hint(
+                tools::version("python3", &["--version"]),
+                "apt-get install python3 python3-venv",
+            ),
+        ),
+        (
+            "python3 venv+pip",
+            hint(
+                tools::version(
+                    "python3",
+                    &["-c", "import venv, ensurepip; print('venv and pip work')"],
+                ),
+                "apt-get install python3-venv (lint-ci makes its linters' venv with it)",
+            ),
+        ),
+        (
+            "runc",
+            hint(
+                tools::version("runc", &["--version"]),
+                "apt-get install runc (nri-e2e installs it itself; podman needs it on hybrid cgroups)",
+            ),
+        ),
+        (
+            "debootstrap",
+            hint(
+                tools::version("debootstrap", &["--version"]),
+                "apt-get install debootstrap (`container base` installs it itself)",
+            ),
+        ),
     ];
-    report(&host, &toolchain)
+    Ok(report(&host, &toolchain))
+}
+
+/// A missing tool's reason followed by how to get it.
+fn hint(version: Result<ToolVersion, String>, install: &str) -> Result<ToolVersion, String> {
+    version.map_err(|why| format!("{why}; install it with `{install}`"))
 }
 
 /// The report: one `label  value` line per probe, then the capability verdicts.
@@ -68,7 +129,8 @@ pub fn report(host: &Host, toolchain: &[(&str, Result<ToolVersion, String>)]) ->
     for engine in engines {
         let state = match (&engine.answers, &engine.runs_containers) {
             (Err(why), _) => format!("engine does not answer: {why}"),
-            (Ok(()), Ok(image)) => format!("runs containers (tried {image})"),
+            (Ok(()), Ok(Some(image))) => format!("runs containers (tried {image})"),
+            (Ok(()), Ok(None)) => "works (answers; no local image yet: `cargo xtask container build` makes the builder image, and on a host that cannot pull, `cargo xtask container base` first)".to_string(),
             (Ok(()), Err(why)) => format!("answers; cannot run a container: {why}"),
         };
         add(
@@ -76,6 +138,29 @@ pub fn report(host: &Host, toolchain: &[(&str, Result<ToolVersion, String>)]) ->
             format!("{}: {}", engine.client.version, state),
         );
     }
+    let podman = crate::container::engine::PodmanSettings::detect(host.root());
+    add(
+        "podman settings",
+        match podman.containers_conf() {
+            None => "none needed".to_string(),
+            Some(_) => {
+                let mut what = Vec::new();
+                if podman.runc {
+                    what.push("runtime = \"runc\"");
+                }
+                if podman.lower_ulimits {
+                    what.push("default_ulimits nofile/nproc 1024");
+                }
+                format!(
+                    "{}: the runner passes them in CONTAINERS_CONF={} (use that by hand too)",
+                    what.join(", "),
+                    crate::project::xtask_dir()
+                        .join("podman/containers.conf")
+                        .display()
+                )
+            }
+        },
+    );
     add(QEMU, tool_line(host.qemu()));
     add(
         "/dev/kvm",
@@ -182,6 +267,19 @@ pub fn report(host: &Host, toolchain: &[(&str, Result<ToolVersion, String>)]) ->
         };
         out.push_str(&format!("  {:<width$}  {verdict}\n", capability.name()));
     }
+    out.push_str("\nsuites (what this host can run, and from which level):\n");
+    let width = crate::suites::names()
+        .iter()
+        .map(|name| name.len())
+        .max()
+        .unwrap_or(0);
+    for suite in crate::suites::registry() {
+        let verdict = match suite.decide(suite.min_level, host).reason() {
+            None => format!("yes, at level {} and up", suite.min_level),
+            Some(why) => format!("no: {why}"),
+        };
+        out.push_str(&format!("  {:<width$}  {verdict}\n", suite.name));
+    }
     out
 }
 
@@ -196,6 +294,30 @@ fn tool_line(version: &Result<ToolVersion, String>) -> String {
 mod tests {
     use super::*;
     use crate::probe::fixture::FixtureRoot;
+
+    #[test]
+    fn a_root_that_does_not_exist_is_an_error_naming_it() {
+        let args = DoctorArgs {
+            root: Some("/nonexistent/xtask-root".into()),
+        };
+        let err = run(&args).unwrap_err().to_string();
+        assert!(
+            err.starts_with("--root /nonexistent/xtask-root: no such directory"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_tools_say_how_to_get_them() {
+        let missing = hint(
+            Err("rustfmt not found on PATH".into()),
+            "rustup component add rustfmt",
+        );
+        assert_eq!(
+            tool_line(&missing),
+            "missing: rustfmt not found on PATH; install it with `rustup component add rustfmt`"
+        );
+    }
 
     #[test]
     fn report_from_fixture_files() {
@@ -223,7 +345,9 @@ mod tests {
                 Err("cargo-nextest not found on PATH".to_string()),
             ),
         ];
-        let text = report(&host, &toolchain).replace(&fx.path().display().to_string(), "$FIXTURE");
+        let text = report(&host, &toolchain)
+            .replace(&fx.path().display().to_string(), "$FIXTURE")
+            .replace(&crate::project::xtask_dir().display().to_string(), "$XTASK");
         let expected = "\
 host root           $FIXTURE/
 rustc               rustc 1.95.0
@@ -231,6 +355,7 @@ cargo-nextest       missing: cargo-nextest not found on PATH
 root                yes (effective uid 0)
 cgroups             v1 hybrid (1 controllers; v2 at /sys/fs/cgroup/unified)
 container engine    none (podman or docker not found on PATH)
+podman settings     runtime = \"runc\", default_ulimits nofile/nproc 1024: the runner passes them in CONTAINERS_CONF=$XTASK/podman/containers.conf (use that by hand too)
 qemu-system-x86_64  missing: qemu-system-x86_64 not found on PATH
 /dev/kvm            absent
 resctrl cpu         rdt_a cqm_llc cqm_occup_llc
@@ -249,6 +374,14 @@ capabilities (what e2e suites can ask for):
   kvm                 no: /dev/kvm is absent
   fuse                no: /dev/fuse is absent: load the fuse module (modprobe fuse) or run where FUSE is available
   perf-counters       no: no hardware performance counters (no core PMU under /sys/bus/event_source/devices; a VM without a virtual PMU)
+
+suites (what this host can run, and from which level):
+  nri-e2e        yes, at level cheap-short and up
+  nri-init-e2e   yes, at level cheap-short and up
+  collector-e2e  no: missing fuse: /dev/fuse is absent: load the fuse module (modprobe fuse) or run where FUSE is available
+  kernel-matrix  yes, at level cheap-short and up
+  resctrl-e2e    yes, at level full-short and up
+  mutants        yes, at level full-long and up
 ";
         assert_eq!(text, expected);
     }

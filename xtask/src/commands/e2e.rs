@@ -125,7 +125,7 @@ pub fn plan(ctx: &Ctx, host: &Host, selection: &Selection<'_>) -> anyhow::Result
         match decision {
             Decision::Run => {
                 for step in (suite.steps)(&suite_ctx)? {
-                    plan.push(step.in_chain(suite.name));
+                    plan.push(step.in_chain(suite.name).keeping_artifacts(suite.name));
                 }
             }
             Decision::NotAtLevel(why) => plan.push(Step::skip(suite.name, why.clone())),

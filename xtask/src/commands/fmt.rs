@@ -3,8 +3,9 @@
 use xshell::cmd;
 
 use crate::ctx::Ctx;
-
+use crate::output;
 use crate::plan::{Plan, Step};
+use crate::project;
 
 /// Arguments of `fmt`.
 #[derive(clap::Args, Debug, Default, PartialEq, Eq)]
@@ -24,9 +25,9 @@ pub fn plan(ctx: &Ctx, args: &FmtArgs) -> Plan {
         .into_iter()
         .flatten();
     let mut plan = Plan::default();
-    plan.push(Step::exec(
-        "fmt",
-        cmd!(sh, "cargo fmt --all {check...}").into(),
-    ));
+    plan.push(
+        Step::exec("fmt", cmd!(sh, "cargo fmt --all {check...}").into())
+            .parsed_by(|| output::rustfmt::parser(project::root().to_path_buf())),
+    );
     plan
 }

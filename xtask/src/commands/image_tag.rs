@@ -2,7 +2,9 @@
 //!
 //! Pull requests get `pr-<N>-<sha7>`, branches `<sanitized-branch>-<sha7>`, and main
 //! `sha-<sha7>` plus `latest`. The context comes from GitHub Actions' environment, or from
-//! flags when run elsewhere.
+//! flags when run elsewhere; there, a detached HEAD gets `sha-<sha7>` and a checkout with
+//! uncommitted changes a `-dirty` suffix (with a warning), so the tag never claims a commit
+//! the image was not built from.
 
 use anyhow::{Context, bail};
 
@@ -31,27 +33,70 @@ pub enum BuildContext {
     PullRequest(u64),
     /// A branch push (or run) with the branch name.
     Branch(String),
+    /// A checkout on no branch (a detached HEAD).
+    Detached,
 }
 
 /// Resolves the arguments against the environment (and git, outside CI).
 pub fn run(args: &ImageTagArgs) -> anyhow::Result<Vec<String>> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let sha = match args.sha.clone().or_else(|| env("GITHUB_SHA")) {
-        Some(sha) => sha,
-        None => git(&["rev-parse", "HEAD"])?,
-    };
-    let git_ref = match args.git_ref.clone().or_else(|| env("GITHUB_REF")) {
-        Some(r) => r,
-        None => format!(
-            "refs/heads/{}",
-            git(&["rev-parse", "--abbrev-ref", "HEAD"])?
-        ),
-    };
-    tags(&context(&git_ref)?, &sha, &args.default_branch)
+    resolve(args, &crate::project::shell()?, &env)
 }
 
-fn git(args: &[&str]) -> anyhow::Result<String> {
-    let sh = crate::project::shell()?;
+/// [`run`] with the checkout at `sh`'s directory and the environment given.
+fn resolve(
+    args: &ImageTagArgs,
+    sh: &xshell::Shell,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Vec<String>> {
+    let git = |args: &[&str]| git(sh, args);
+    let (sha, from_checkout) = match (args.sha.clone(), env("GITHUB_SHA")) {
+        (Some(sha), _) => (sha, false),
+        (None, Some(sha)) => {
+            check_sha(&sha).with_context(|| format!("GITHUB_SHA=`{sha}`"))?;
+            (sha, false)
+        }
+        (None, None) => (git(&["rev-parse", "HEAD"])?, true),
+    };
+    let context = match args.git_ref.clone().or_else(|| env("GITHUB_REF")) {
+        Some(git_ref) => context(&git_ref)?,
+        None => match git(&["rev-parse", "--abbrev-ref", "HEAD"])?.as_str() {
+            "HEAD" => BuildContext::Detached,
+            branch => BuildContext::Branch(branch.to_string()),
+        },
+    };
+    let mut tags = tags(&context, &sha, &args.default_branch)?;
+    if from_checkout && !git(&["status", "--porcelain", "--untracked-files=no"])?.is_empty() {
+        eprintln!(
+            "warning: the checkout has uncommitted changes; the tag says `-dirty`, since an image built from it is not commit {}",
+            &sha[..7]
+        );
+        // Neither `latest` nor the commit's own tag: they would claim the commit.
+        tags = tags
+            .into_iter()
+            .filter(|tag| tag != "latest")
+            .map(|tag| dirty(&tag))
+            .collect();
+    }
+    Ok(tags)
+}
+
+/// `tag` marked as built from uncommitted changes, within the tag length limit.
+fn dirty(tag: &str) -> String {
+    let mut tag = tag.to_string();
+    tag.truncate(MAX_TAG - "-dirty".len());
+    format!("{tag}-dirty")
+}
+
+/// Fails unless `sha` looks like a commit id.
+fn check_sha(sha: &str) -> anyhow::Result<()> {
+    if sha.len() < 7 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
+        bail!("`{sha}` is not a commit id (at least 7 hex digits)");
+    }
+    Ok(())
+}
+
+fn git(sh: &xshell::Shell, args: &[&str]) -> anyhow::Result<String> {
     let out = xshell::cmd!(sh, "git {args...}")
         .quiet()
         .read()
@@ -92,12 +137,11 @@ pub fn tags(
     sha: &str,
     default_branch: &str,
 ) -> anyhow::Result<Vec<String>> {
-    if sha.len() < 7 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
-        bail!("`{sha}` is not a commit id (at least 7 hex digits)");
-    }
+    check_sha(sha)?;
     let short = sha[..7].to_ascii_lowercase();
     Ok(match context {
         BuildContext::PullRequest(number) => vec![format!("pr-{number}-{short}")],
+        BuildContext::Detached => vec![format!("sha-{short}")],
         BuildContext::Branch(branch) if branch == default_branch => {
             vec![format!("sha-{short}"), "latest".to_string()]
         }
@@ -208,6 +252,69 @@ mod tests {
         assert!(
             err.to_string().contains("`xyz` is not a commit id"),
             "{err}"
+        );
+    }
+
+    /// A git checkout with one commit on branch `feature/x`, in a temporary directory.
+    fn checkout() -> (tempfile::TempDir, xshell::Shell) {
+        let dir = tempfile::tempdir().expect("a scratch dir");
+        let sh = xshell::Shell::new().expect("a shell");
+        sh.change_dir(dir.path());
+        let quiet = |cmd: xshell::Cmd<'_>| cmd.quiet().ignore_stdout().ignore_stderr().run();
+        quiet(xshell::cmd!(sh, "git init -q -b feature/x")).expect("git init");
+        sh.write_file("f", "one").expect("a file");
+        quiet(xshell::cmd!(sh, "git add f")).expect("git add");
+        quiet(xshell::cmd!(
+            sh,
+            "git -c user.name=t -c user.email=t@t commit -q -m one"
+        ))
+        .expect("git commit");
+        (dir, sh)
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn outside_ci_a_branch_checkout_is_tagged_by_branch() {
+        let (_dir, sh) = checkout();
+        let tags = resolve(&ImageTagArgs::default(), &sh, &no_env).expect("tags");
+        assert_eq!(tags.len(), 1);
+        assert!(tags[0].starts_with("feature-x-"), "{tags:?}");
+    }
+
+    #[test]
+    fn a_detached_head_is_tagged_by_its_commit() {
+        let (_dir, sh) = checkout();
+        xshell::cmd!(sh, "git checkout -q --detach")
+            .quiet()
+            .run()
+            .expect("detach");
+        let sha = git(&sh, &["rev-parse", "HEAD"]).expect("HEAD");
+        let tags = resolve(&ImageTagArgs::default(), &sh, &no_env).expect("tags");
+        assert_eq!(tags, [format!("sha-{}", &sha[..7])]);
+    }
+
+    #[test]
+    fn uncommitted_changes_mark_the_tag_dirty() {
+        let (_dir, sh) = checkout();
+        sh.write_file("f", "changed").expect("a change");
+        let tags = resolve(&ImageTagArgs::default(), &sh, &no_env).expect("tags");
+        assert!(
+            tags[0].starts_with("feature-x-") && tags[0].ends_with("-dirty"),
+            "{tags:?}"
+        );
+    }
+
+    #[test]
+    fn a_bad_github_sha_names_the_variable() {
+        let (_dir, sh) = checkout();
+        let env = |name: &str| (name == "GITHUB_SHA").then(|| "not-a-sha".to_string());
+        let err = resolve(&ImageTagArgs::default(), &sh, &env).unwrap_err();
+        assert!(
+            format!("{err:#}").starts_with("GITHUB_SHA=`not-a-sha`"),
+            "{err:#}"
         );
     }
 

@@ -5,8 +5,9 @@ use anyhow::{Context, bail};
 use xshell::cmd;
 
 use crate::ctx::Ctx;
-
+use crate::output;
 use crate::plan::{Plan, Step};
+use crate::project;
 
 /// Arguments of `run-steps`.
 #[derive(clap::Args, Debug, PartialEq, Eq)]
@@ -14,7 +15,8 @@ pub struct RunStepsArgs {
     /// Steps in order: `exec:NAME=SHELL` runs `sh -c SHELL`; `cleanup:NAME=SHELL` does the
     /// same as a cleanup step that always runs; `task:NAME=SECONDS[,MARKER]` is an
     /// in-process task that creates the file MARKER (if given), sleeps, and never looks at
-    /// interrupts.
+    /// interrupts. `exec+PARSER:NAME=SHELL` reads the output as a tool's (rustfmt, clippy,
+    /// nextest, libtest), for replaying captured tool output.
     #[arg(required = true, value_name = "STEP")]
     pub steps: Vec<String>,
 }
@@ -31,6 +33,10 @@ pub fn plan(ctx: &Ctx, args: &RunStepsArgs) -> anyhow::Result<Plan> {
         };
         let Some((kind, name, body)) = parse() else {
             bail!("step `{spec}` is not KIND:NAME=BODY (kinds: exec, cleanup, task)");
+        };
+        let (kind, parser) = match kind.split_once('+') {
+            Some((kind, parser)) => (kind, Some(parser)),
+            None => (kind, None),
         };
         let step = match kind {
             "exec" => Step::exec(name, cmd!(sh, "sh -c {body}").into()),
@@ -59,9 +65,29 @@ pub fn plan(ctx: &Ctx, args: &RunStepsArgs) -> anyhow::Result<Plan> {
             }
             other => bail!("step `{spec}`: unknown kind `{other}` (kinds: exec, cleanup, task)"),
         };
+        let step = match parser {
+            None => step,
+            Some("rustfmt") => step.parsed_by(|| output::rustfmt::parser(root())),
+            Some("clippy") => step.parsed_by(|| {
+                output::cargo::messages("clippy", "cargo xtask clippy", root(), false)
+            }),
+            Some("nextest") => {
+                step.parsed_by(|| output::nextest::parser(root(), Some("cargo xtask unit")))
+            }
+            Some("libtest") => {
+                step.parsed_by(|| output::libtest::parser(root(), Some("cargo xtask unit")))
+            }
+            Some(other) => bail!(
+                "step `{spec}`: unknown parser `{other}` (parsers: rustfmt, clippy, nextest, libtest)"
+            ),
+        };
         plan.push(step);
     }
     Ok(plan)
+}
+
+fn root() -> std::path::PathBuf {
+    project::root().to_path_buf()
 }
 
 #[cfg(test)]
@@ -94,5 +120,7 @@ mod tests {
         assert!(err.contains("`soon` is not a number"), "{err}");
         let err = render(&["shell:x=true"]).unwrap_err().to_string();
         assert!(err.contains("unknown kind `shell`"), "{err}");
+        let err = render(&["exec+yaml:x=true"]).unwrap_err().to_string();
+        assert!(err.contains("unknown parser `yaml`"), "{err}");
     }
 }

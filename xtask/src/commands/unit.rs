@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use xshell::cmd;
 
 use crate::ctx::Ctx;
-
+use crate::output;
 use crate::plan::{Plan, Step};
+use crate::project;
 use crate::test_run::TestRun;
 
 /// Arguments of `unit`.
@@ -19,10 +20,16 @@ pub struct UnitArgs {
     /// Run the tests from an archive made by `cargo xtask build --archive`, compiling nothing.
     #[arg(long, value_name = "FILE")]
     pub archive_file: Option<PathBuf>,
-    /// Extra arguments for the test runner, e.g. a test-name filter: `unit -- resctrl::`.
-    #[arg(last = true)]
+    /// Arguments for cargo-nextest: its options (`--no-fail-fast`, `--no-capture`, `-E
+    /// FILTERSET`, `--retries N`) and test-name filters, e.g. `unit -- --no-fail-fast
+    /// resctrl::`; a second `--` starts the test binaries' own arguments. The doctests step
+    /// gets only the test-name filters (and what follows the second `--`).
+    #[arg(last = true, value_name = "NEXTEST ARGS")]
     pub extra: Vec<String>,
 }
+
+/// The command that reruns chosen tests: test names after `--` filter both steps.
+const RERUN: &str = "cargo xtask unit";
 
 /// `unit`'s plan: one step running every test of the workspace; `nextest` says whether
 /// cargo-nextest is installed.
@@ -32,6 +39,7 @@ pub fn plan(ctx: &Ctx, args: &UnitArgs) -> anyhow::Result<Plan> {
         archive: args.archive_file.clone(),
         extra: args.extra.clone(),
         threads: Some(unit_test_threads()),
+        rerun: Some(RERUN),
         ..TestRun::default()
     };
     let mut plan = Plan::default();
@@ -61,16 +69,19 @@ fn doctest_step(ctx: &Ctx, args: &UnitArgs) -> Option<Step> {
         return None;
     }
     let sh = &ctx.sh;
-    let extra = &args.extra;
+    let extra = crate::test_run::libtest_args(&args.extra);
     let separator = (!extra.is_empty()).then_some("--");
-    Some(Step::exec(
-        "doctests",
-        cmd!(
-            sh,
-            "cargo test --locked --workspace --all-features --doc {separator...} {extra...}"
+    Some(
+        Step::exec(
+            "doctests",
+            cmd!(
+                sh,
+                "cargo test --locked --workspace --all-features --doc {separator...} {extra...}"
+            )
+            .into(),
         )
-        .into(),
-    ))
+        .parsed_by(|| output::libtest::parser(project::root().to_path_buf(), Some(RERUN))),
+    )
 }
 
 /// Accepts nextest's `slice:M/N`, `hash:M/N` and `count:M/N` with 1 <= M <= N.
@@ -115,6 +126,28 @@ mod tests {
 
     fn step_names(plan: &Plan) -> Vec<&str> {
         plan.steps.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    #[test]
+    fn nextest_options_go_to_nextest_and_only_test_names_to_the_doctests() {
+        let args = UnitArgs {
+            extra: ["--no-fail-fast", "-E", "package(resctrl)", "group::"]
+                .map(String::from)
+                .to_vec(),
+            ..UnitArgs::default()
+        };
+        let plan = plan(&Ctx::for_tests(true), &args).expect("a plan");
+        assert!(
+            plan.steps[0]
+                .command_line()
+                .ends_with("--no-fail-fast -E 'package(resctrl)' group::"),
+            "{}",
+            plan.steps[0].command_line()
+        );
+        assert_eq!(
+            plan.steps[1].command_line(),
+            "cargo test --locked --workspace --all-features --doc -- group::"
+        );
     }
 
     #[test]

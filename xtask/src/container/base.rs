@@ -48,7 +48,7 @@ pub fn host_rust_version() -> anyhow::Result<String> {
 }
 
 /// Where the stand-in's root file system is assembled.
-fn work_dir() -> PathBuf {
+pub fn work_dir() -> PathBuf {
     project::xtask_dir().join("container-base")
 }
 
@@ -227,6 +227,16 @@ fn install_toolchain(io: &mut dyn StepIo, rootfs: &Path) -> anyhow::Result<()> {
     io.line(&format!(
         "toolchain {toolchain} installed under /usr/local/rustup, proxies in /usr/local/cargo/bin"
     ));
+    // Compiling cargo-nextest is most of a first image build; the Containerfile skips it
+    // when the base already has the pinned version.
+    if let Ok(nextest) = which::which("cargo-nextest") {
+        std::fs::copy(&nextest, bin.join("cargo-nextest"))
+            .with_context(|| format!("copying {}", nextest.display()))?;
+        io.line(&format!(
+            "copied {} (the image build keeps it if it is the pinned version)",
+            nextest.display()
+        ));
+    }
     Ok(())
 }
 

@@ -27,6 +27,45 @@ pub struct BuildArgs {
     pub rust_image: Option<String>,
 }
 
+/// The label carrying the hash of what an image was built from.
+pub const RECIPE_LABEL: &str = "xtask.recipe";
+
+/// The files an image's content follows from: a change to either makes it stale.
+const RECIPE_FILES: [&str; 2] = ["Containerfile", "Cargo.lock"];
+
+/// A hash of the recipe files under `root` (FNV-1a: stable across runs and Rust versions).
+pub fn recipe_hash(root: &std::path::Path) -> String {
+    let hash = RECIPE_FILES
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |hash, name| {
+            let content = std::fs::read(root.join(name)).unwrap_or_default();
+            // The name too, so moving bytes between the files changes the hash.
+            name.bytes()
+                .chain([0])
+                .chain(content)
+                .chain([0])
+                .fold(hash, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+                })
+        });
+    format!("{hash:016x}")
+}
+
+/// The recipe hash `image` was labelled with, if it exists and has one.
+pub fn image_recipe(engine: &Engine, image: &str) -> Option<String> {
+    let sh = project::shell().ok()?;
+    let format = format!("{{{{ index .Config.Labels \"{RECIPE_LABEL}\" }}}}");
+    let label = engine
+        .cmd(&sh)
+        .args(["image", "inspect", "--format", &format, image])
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .ok()?;
+    let label = label.trim();
+    (!label.is_empty() && label != "<no value>").then(|| label.to_string())
+}
+
 /// Whether an image exists locally.
 pub fn image_exists(engine: &Engine, image: &str) -> bool {
     let Ok(sh) = project::shell() else {
@@ -81,11 +120,15 @@ pub fn plan(ctx: &Ctx, engine: &Engine, args: &BuildArgs) -> Plan {
             &image,
             "--build-arg",
             &rust_image,
+            "--label",
+            &format!("{RECIPE_LABEL}={}", recipe_hash(root)),
         ])
         // podman pulls only what is missing; with a local stand-in nothing is pulled.
         .arg(root);
     plan.push(
-        Step::exec(format!("container build {stage}"), Exec::from(build)).in_chain("container"),
+        Step::exec(format!("container build {stage}"), Exec::from(build))
+            .in_chain("container")
+            .parsed_by(crate::output::image_build::parser),
     );
     if let Some(archive) = &args.save {
         let format: &[&str] = match engine.kind {
@@ -117,4 +160,43 @@ pub fn load_plan(ctx: &Ctx, engine: &Engine, input: &std::path::Path) -> Plan {
         Exec::from(engine.cmd(&ctx.sh).args(["load", "--input"]).arg(input)),
     ));
     plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_recipe_hash_follows_the_containerfile_and_the_lock_file() {
+        let dir = tempfile::tempdir().expect("a scratch checkout");
+        std::fs::write(dir.path().join("Containerfile"), "FROM x\n").expect("Containerfile");
+        std::fs::write(dir.path().join("Cargo.lock"), "version = 4\n").expect("Cargo.lock");
+        let before = recipe_hash(dir.path());
+        assert_eq!(before, recipe_hash(dir.path()), "stable");
+        std::fs::write(dir.path().join("Cargo.lock"), "version = 4\n# bumped\n")
+            .expect("Cargo.lock");
+        assert_ne!(before, recipe_hash(dir.path()));
+    }
+
+    #[test]
+    fn built_images_carry_their_recipe() {
+        let engine = Engine {
+            kind: Kind::Podman,
+            env: Vec::new(),
+        };
+        let args = BuildArgs {
+            target: Target::Builder,
+            save: None,
+            rust_image: Some("rust:local".into()),
+        };
+        let plan = plan(&Ctx::for_tests(true), &engine, &args);
+        let line = plan.steps[0].command_line();
+        assert!(
+            line.contains(&format!(
+                "--label {RECIPE_LABEL}={}",
+                recipe_hash(project::root())
+            )),
+            "{line}"
+        );
+    }
 }

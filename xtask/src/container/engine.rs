@@ -65,6 +65,17 @@ impl PodmanSettings {
         }
     }
 
+    /// Fails naming runc and its install command when these settings need it and
+    /// `runc_found` says it is not installed: podman's own error would not say so.
+    pub fn check_runtime(&self, runc_found: bool) -> anyhow::Result<()> {
+        if self.runc && !runc_found {
+            bail!(
+                "podman on this host needs runc (crun is missing or cannot run on a hybrid cgroup v1 layout), and runc is not installed: install it with `apt-get install runc`"
+            );
+        }
+        Ok(())
+    }
+
     /// The `containers.conf` that applies these settings, if any are needed.
     pub fn containers_conf(&self) -> Option<String> {
         if *self == PodmanSettings::default() {
@@ -129,6 +140,15 @@ impl Engine {
         bail!("no container engine: install podman with `apt-get install podman runc` (or docker)")
     }
 
+    /// For `--plan`, which must not need a working engine: the one found, or podman as
+    /// the one that would be used.
+    pub fn detect_for_plan() -> Engine {
+        Engine::detect().unwrap_or(Engine {
+            kind: Kind::Podman,
+            env: Vec::new(),
+        })
+    }
+
     /// A command of this engine, with its environment.
     pub fn cmd<'a>(&self, sh: &'a Shell) -> xshell::Cmd<'a> {
         let mut command = sh.cmd(self.kind.program());
@@ -144,7 +164,9 @@ pub fn podman_env() -> anyhow::Result<Vec<(String, String)>> {
     if std::env::var_os("CONTAINERS_CONF").is_some() {
         return Ok(Vec::new());
     }
-    let Some(conf) = PodmanSettings::detect(&HostRoot::system()).containers_conf() else {
+    let settings = PodmanSettings::detect(&HostRoot::system());
+    settings.check_runtime(which::which("runc").is_ok())?;
+    let Some(conf) = settings.containers_conf() else {
         return Ok(Vec::new());
     };
     let path: PathBuf = project::xtask_dir().join("podman").join("containers.conf");
@@ -176,6 +198,18 @@ mod tests {
         let conf = settings.containers_conf().unwrap();
         assert!(conf.contains("runtime = \"runc\""), "{conf}");
         assert!(conf.contains("nofile=1024:1024"), "{conf}");
+    }
+
+    #[test]
+    fn a_host_needing_runc_without_it_is_told_to_install_it() {
+        let settings = PodmanSettings {
+            runc: true,
+            lower_ulimits: false,
+        };
+        let err = settings.check_runtime(false).unwrap_err().to_string();
+        assert!(err.contains("`apt-get install runc`"), "{err}");
+        assert!(settings.check_runtime(true).is_ok());
+        assert!(PodmanSettings::default().check_runtime(false).is_ok());
     }
 
     #[test]

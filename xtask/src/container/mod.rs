@@ -4,6 +4,7 @@
 
 pub mod base;
 pub mod build;
+pub mod clean;
 pub mod engine;
 pub mod run;
 
@@ -15,11 +16,27 @@ pub enum ContainerCommand {
     /// Build a local stand-in for the public Rust image (Debian bookworm made with
     /// debootstrap, plus this machine's Rust toolchain), for hosts that cannot pull images.
     /// Later builds use it automatically. Needs root.
+    #[command(
+        after_help = "Examples:\n  cargo xtask container base\n  cargo xtask container base --plan"
+    )]
     Base,
     /// Build an image from the Containerfile with podman or docker.
+    #[command(
+        after_help = "Examples:\n  cargo xtask container build\n  cargo xtask container build --save target/xtask/builder.tar"
+    )]
     Build(build::BuildArgs),
     /// Load an image saved with `container build --save` (e.g. a CI artifact).
+    #[command(
+        after_help = "Examples:\n  cargo xtask container load --input target/xtask/builder.tar\n  cargo xtask --container ci fast"
+    )]
     Load(LoadArgs),
+    /// Remove what the container path keeps for this checkout: its target volume, the
+    /// stand-in base's root file system and dangling images (the shared cargo registry
+    /// volume stays).
+    #[command(
+        after_help = "Examples:\n  cargo xtask container clean --plan   # what it would remove\n  cargo xtask container clean"
+    )]
+    Clean,
 }
 
 /// Arguments of `container load`.

@@ -37,6 +37,46 @@ const PASSTHROUGH: [&str; 14] = [
     "RUST_LOG",
 ];
 
+/// Gives what the run wrote through the checkout's mount (`paths`, recursively) to the
+/// checkout's owner. Inside a container of a rootful engine the runner is root, and files
+/// it leaves in the caller's checkout (`target/nextest`, `--junit`, `--archive`, logs) would
+/// be root's; with a rootless engine, or outside one, ownership already matches and nothing
+/// changes. Errors are reported, never fatal: the run's result stands.
+pub fn hand_back(root: &Path, paths: &[std::path::PathBuf]) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(owner) = std::fs::metadata(root) else {
+        return;
+    };
+    for path in paths.iter().filter(|path| path.starts_with(root)) {
+        if let Err(err) = chown_tree(path, owner.uid(), owner.gid()) {
+            eprintln!(
+                "warning: could not give {} back to uid {}: {err}",
+                path.display(),
+                owner.uid()
+            );
+        }
+    }
+}
+
+/// `chown -R uid:gid path`, not following symlinks; a missing path is nothing to do.
+fn chown_tree(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err),
+    };
+    if meta.uid() != uid || meta.gid() != gid {
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
+    }
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            chown_tree(&entry?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
+}
+
 /// Whether we are already inside the builder image.
 pub fn inside() -> bool {
     std::env::var_os(IN_CONTAINER).is_some()
@@ -56,13 +96,15 @@ pub fn target_volume(root: &Path) -> String {
     format!("xtask-target-{hash:016x}")
 }
 
-/// The `run` arguments for `args` (the xtask arguments, without `--container`).
+/// The `run` arguments for `args` (the xtask arguments, without `--container`); step logs
+/// go to the host's `logs` directory, not into the target volume.
 pub fn run_args(
     root: &Path,
     image: &str,
     args: &[String],
     tty: bool,
     env: &[(String, String)],
+    logs: &Path,
 ) -> Vec<String> {
     let root = root.display().to_string();
     let mut out: Vec<String> = vec!["run".into(), "--rm".into(), "--init".into()];
@@ -80,6 +122,11 @@ pub fn run_args(
             target_volume(Path::new(&root))
         ),
     ]);
+    out.push(format!("--env={}={}", project::LOG_DIR_ENV, logs.display()));
+    // Inside the checkout the repository mount already shows it; elsewhere it needs its own.
+    if !logs.starts_with(&root) {
+        out.push(format!("--volume={0}:{0}", logs.display()));
+    }
     for (key, value) in env {
         out.push(format!("--env={key}={value}"));
         // Files GitHub hands over by path must exist inside too.
@@ -107,13 +154,17 @@ pub fn run(engine: &Engine, args: &[String]) -> anyhow::Result<i32> {
         })
         .collect();
     let tty = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    let logs = project::log_dir();
+    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     let sh = project::shell()?;
-    let mut command =
-        Command::from(
-            engine
-                .cmd(&sh)
-                .args(run_args(project::root(), &image, args, tty, &env)),
-        );
+    let mut command = Command::from(engine.cmd(&sh).args(run_args(
+        project::root(),
+        &image,
+        args,
+        tty,
+        &env,
+        &logs,
+    )));
     // Ctrl-C reaches the engine too (same process group), which passes it into the
     // container; the runner only waits, so it must not die first.
     let _interrupt = Interrupt::install()?;
@@ -144,6 +195,7 @@ mod tests {
             &["ci".into(), "fast".into()],
             false,
             &env,
+            Path::new("/work/repo/target/xtask/logs"),
         );
         let joined = args.join(" ");
         assert!(
@@ -166,12 +218,62 @@ mod tests {
             "{joined}"
         );
         assert!(joined.contains("--env=CI=true"), "{joined}");
+        // Logs land in the host's target/xtask/logs (visible through the checkout's mount).
+        assert!(
+            joined.contains("--env=XTASK_LOG_DIR=/work/repo/target/xtask/logs"),
+            "{joined}"
+        );
+        assert!(!joined.contains("--volume=/work/repo/target"), "{joined}");
         assert!(
             joined.contains("--volume=/home/runner/_temp:/home/runner/_temp"),
             "{joined}"
         );
         assert!(joined.ends_with("img:dev cargo xtask ci fast"), "{joined}");
         assert!(!joined.contains("--tty"));
+    }
+
+    #[test]
+    fn logs_outside_the_checkout_get_a_mount_of_their_own() {
+        let args = run_args(
+            Path::new("/work/repo"),
+            "img:dev",
+            &["unit".into()],
+            false,
+            &[],
+            Path::new("/shared/target/xtask/logs"),
+        );
+        assert!(
+            args.contains(
+                &"--volume=/shared/target/xtask/logs:/shared/target/xtask/logs".to_string()
+            ),
+            "{args:?}"
+        );
+    }
+
+    #[test]
+    fn handing_back_leaves_files_owned_as_the_checkout_and_skips_what_is_outside() {
+        use std::os::unix::fs::MetadataExt;
+        let root = tempfile::tempdir().expect("a scratch checkout");
+        let out = root.path().join("target/nextest/ci");
+        std::fs::create_dir_all(&out).expect("an output dir");
+        std::fs::write(out.join("junit.xml"), "<x/>").expect("an output file");
+        // Run as the owner (not root), this must be a no-op that succeeds; as root it
+        // would chown to the checkout's owner, which is the same here.
+        hand_back(
+            root.path(),
+            &[
+                root.path().join("target/nextest"),
+                root.path().join("missing"),
+            ],
+        );
+        let owner = std::fs::metadata(root.path()).expect("root").uid();
+        assert_eq!(
+            std::fs::metadata(out.join("junit.xml"))
+                .expect("file")
+                .uid(),
+            owner
+        );
+        assert!(chown_tree(&root.path().join("missing"), 0, 0).is_ok());
     }
 
     #[test]

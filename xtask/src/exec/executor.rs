@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use super::child;
 use super::interrupt::{Interrupt, Interrupted};
+use crate::output::{OutputParser, Shown};
 use crate::plan::{Action, Exec, Plan, Step, StepIo};
 use crate::record::{Status, StepResult};
 use crate::report::Reporter;
@@ -18,14 +19,17 @@ type SharedReporter<'r> = Mutex<&'r mut (dyn Reporter + Send)>;
 
 /// Where a running step's lines go (the shared reporter, seen without its lifetime).
 trait LineSink: Sync {
-    fn output(&self, index: usize, line: &str);
+    fn output(&self, index: usize, line: &str, shown: Shown);
 }
 
 impl LineSink for SharedReporter<'_> {
-    fn output(&self, index: usize, line: &str) {
-        lock(self).output(index, line);
+    fn output(&self, index: usize, line: &str, shown: Shown) {
+        lock(self).output(index, line, shown);
     }
 }
+
+/// The environment variable naming a step's directory for debugging material.
+pub const ARTIFACTS_ENV: &str = "XTASK_ARTIFACTS_DIR";
 
 /// A running step's view of the executor: the [`StepIo`] its task is given.
 struct RunningStep<'a> {
@@ -33,16 +37,29 @@ struct RunningStep<'a> {
     index: usize,
     log: Option<File>,
     interrupt: &'a Interrupt,
-    env: &'a [(String, String)],
+    env: Vec<(String, String)>,
+    parser: Option<Box<dyn OutputParser>>,
 }
 
-impl StepIo for RunningStep<'_> {
-    fn line(&mut self, text: &str) {
+impl RunningStep<'_> {
+    fn emit(&mut self, text: &str, shown: Shown) {
         if let Some(log) = &mut self.log {
             // A log that cannot be written must not fail the step it records.
             let _ = writeln!(log, "{text}");
         }
-        self.reporter.output(self.index, text);
+        self.reporter.output(self.index, text, shown);
+    }
+}
+
+impl StepIo for RunningStep<'_> {
+    fn line(&mut self, text: &str) {
+        match self.parser.take() {
+            Some(mut parser) => {
+                parser.read(text, &mut |out, shown| self.emit(out, shown));
+                self.parser = Some(parser);
+            }
+            None => self.emit(text, Shown::Always),
+        }
     }
 
     fn check_interrupted(&self) -> anyhow::Result<()> {
@@ -52,7 +69,7 @@ impl StepIo for RunningStep<'_> {
     fn run(&mut self, exec: &Exec) -> anyhow::Result<()> {
         let interrupt = self.interrupt;
         let mut exec = exec.clone();
-        for (key, value) in self.env {
+        for (key, value) in &self.env {
             exec.env.push((key.into(), Some(value.into())));
         }
         child::run(&exec, interrupt, &mut |line| self.line(line))
@@ -72,6 +89,8 @@ pub struct Executor<'a> {
     interrupt: Interrupt,
     log_dir: PathBuf,
     env: Vec<(String, String)>,
+    /// Names this run's artifact directories apart from earlier runs'.
+    run_id: String,
 }
 
 impl<'a> Executor<'a> {
@@ -86,6 +105,12 @@ impl<'a> Executor<'a> {
             interrupt,
             log_dir,
             env: Vec::new(),
+            run_id: format!(
+                "run-{}",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs())
+            ),
         }
     }
 
@@ -199,24 +224,48 @@ impl<'a> Executor<'a> {
                 } else {
                     self.interrupt.clone()
                 };
+                let artifacts = step
+                    .artifacts
+                    .as_ref()
+                    .map(|group| self.log_dir.join(file_name(group)).join(&self.run_id));
+                let mut env = self.env.clone();
+                if let Some(dir) = &artifacts {
+                    let _ = std::fs::create_dir_all(dir);
+                    env.push((ARTIFACTS_ENV.to_string(), dir.display().to_string()));
+                }
                 let mut io = RunningStep {
                     reporter: &self.reporter,
                     index,
                     log,
                     interrupt: &interrupt,
-                    env: &self.env,
+                    env,
+                    parser: step.output.as_ref().map(|make| make()),
                 };
                 let outcome = match &step.action {
                     Action::Exec(exec) => io.run(exec),
                     Action::Task(task) => (task.run)(&mut io),
                     Action::Skip { .. } | Action::Fail { .. } => unreachable!("handled above"),
                 };
+                if let Some(parser) = &mut io.parser {
+                    result.digest = parser.finish(outcome.is_err());
+                }
                 result.status = match outcome {
                     Ok(()) => Status::Ok,
                     Err(err) if err.is::<Interrupted>() => Status::Interrupted,
-                    Err(err) => Status::Failed(format!("{err:#}")),
+                    // What the output says failed beats the exit status (the log has both).
+                    Err(err) => Status::Failed(
+                        result
+                            .digest
+                            .summary
+                            .clone()
+                            .unwrap_or_else(|| format!("{err:#}")),
+                    ),
                 };
                 result.log = Some(log_path);
+                // An empty directory would only send a person looking for nothing.
+                result.artifacts = artifacts.filter(|dir| {
+                    std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some())
+                });
                 result.junit = step.junit.clone().filter(|path| path.exists());
             }
         }
@@ -535,6 +584,36 @@ mod tests {
         let order = order.lock().unwrap().clone();
         let lane: Vec<&str> = order.iter().copied().filter(|n| *n != "clippy").collect();
         assert_eq!(lane, ["tools", "lint"]);
+    }
+
+    #[test]
+    fn a_step_keeping_artifacts_gets_a_directory_of_its_own_per_run() {
+        let sh = crate::project::shell().unwrap();
+        let mut plan = Plan::default();
+        plan.push(
+            Step::exec(
+                "suite: tests",
+                cmd!(
+                    sh,
+                    "sh -c 'echo daemon said > $XTASK_ARTIFACTS_DIR/daemon.log; exit 1'"
+                )
+                .into(),
+            )
+            .keeping_artifacts("suite"),
+        );
+        plan.push(Step::exec("quiet", cmd!(sh, "true").into()).keeping_artifacts("quiet"));
+        let (results, _, logs) = run_plan(&plan, Interrupt::default());
+        let dir = results[0].artifacts.clone().expect("kept artifacts");
+        assert!(
+            dir.starts_with(logs.path().join("suite")),
+            "{}",
+            dir.display()
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("daemon.log")).expect("the kept log"),
+            "daemon said\n"
+        );
+        assert_eq!(results[1].artifacts, None, "nothing kept, nothing named");
     }
 
     #[test]

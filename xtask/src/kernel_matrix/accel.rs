@@ -109,9 +109,7 @@ pub fn decide(
         "probing KVM with a boot of {release} (at most {} s)",
         PROBE_TIMEOUT.as_secs()
     ));
-    let log = crate::project::xtask_dir()
-        .join("logs")
-        .join("kernel-matrix-kvm-probe.console.log");
+    let log = crate::project::log_dir().join("kernel-matrix-kvm-probe.console.log");
     let probe = guest::run(
         qemu(Accel::Kvm, kernel, initramfs, "kmatrix.probe"),
         PROBE_TIMEOUT,

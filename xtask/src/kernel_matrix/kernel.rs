@@ -103,7 +103,7 @@ pub fn run(io: &mut dyn StepIo, name: &str, settings: &GuestSettings) -> anyhow:
         .and_then(|text| Accel::parse(&text))
         .context("no accelerator decided (the build step writes it)")?;
     let initramfs = initramfs_path();
-    let logs = crate::project::xtask_dir().join("logs");
+    let logs = crate::project::log_dir();
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     let mut runs = Vec::new();
     for mode in Mode::ALL {

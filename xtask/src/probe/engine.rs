@@ -16,8 +16,10 @@ pub struct EngineFacts {
     pub client: ToolVersion,
     /// `Ok` when `<engine> info` succeeds; otherwise its error (e.g. no Docker daemon).
     pub answers: Result<(), String>,
-    /// `Ok(image)` when a container ran from a local image; otherwise why not.
-    pub runs_containers: Result<String, String>,
+    /// `Ok(Some(image))` when a container ran from a local image, `Ok(None)` when the engine
+    /// answers but has no image to try yet (nothing can be pulled on an offline host, and an
+    /// engine is not broken for lacking images); otherwise why it cannot run one.
+    pub runs_containers: Result<Option<String>, String>,
 }
 
 /// Probes every installed engine. An engine that is not installed is left out.
@@ -45,26 +47,28 @@ pub fn probe(configure: &dyn Fn(&str, &mut Command)) -> Vec<EngineFacts> {
 }
 
 /// Runs `true` in the first local image; nothing can be pulled on an offline host.
-fn try_run_container(name: &str, configure: &dyn Fn(&str, &mut Command)) -> Result<String, String> {
+fn try_run_container(
+    name: &str,
+    configure: &dyn Fn(&str, &mut Command),
+) -> Result<Option<String>, String> {
     let images = run(
         name,
         &["images", "--format", "{{.Repository}}:{{.Tag}}"],
         configure,
     )?;
-    let image = images
+    let Some(image) = images
         .lines()
         .map(str::trim)
         .find(|line| !line.is_empty() && !line.contains("<none>"))
-        .ok_or_else(|| {
-            "no local image to try (build one with `cargo xtask container build`)".to_string()
-        })?
-        .to_string();
+    else {
+        return Ok(None);
+    };
     run(
         name,
-        &["run", "--rm", "--network", "none", &image, "true"],
+        &["run", "--rm", "--network", "none", image, "true"],
         configure,
     )
-    .map(|_| image)
+    .map(|_| Some(image.to_string()))
 }
 
 /// How long an engine command may take before the probe gives up on it.

@@ -1,14 +1,20 @@
-//! GitHub Actions: a collapsible group per step, an error annotation per failure, and a
-//! markdown table appended to the job summary (`$GITHUB_STEP_SUMMARY`).
+//! GitHub Actions: a collapsible group per step, an annotation per diagnostic or failing
+//! test at its file, line and column (one per failed step when its output named no place),
+//! and the digest and a markdown table appended to the job summary (`$GITHUB_STEP_SUMMARY`).
 
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::PathBuf;
 
 use super::plain::PlainReporter;
-use super::{Reporter, format_duration, table};
+use super::{Reporter, digest, format_duration, table};
+use crate::ansi;
+use crate::output::{Shown, Verbosity};
 use crate::plan::Step;
-use crate::record::{Status, StepResult};
+use crate::record::{Finding, Severity, Status, StepResult};
+
+/// GitHub shows at most this many annotations of one kind per step; more only add noise.
+const MAX_ANNOTATIONS: usize = 10;
 
 /// Plain lines wrapped in GitHub workflow commands.
 pub struct GitHubReporter {
@@ -19,10 +25,11 @@ pub struct GitHubReporter {
 }
 
 impl GitHubReporter {
-    /// Writes to stdout and to the summary file named by `GITHUB_STEP_SUMMARY`, if set.
-    pub fn from_env() -> Self {
+    /// Writes to stdout and to the summary file named by `GITHUB_STEP_SUMMARY`, if set;
+    /// `verbosity` says which lines of output to show.
+    pub fn from_env(verbosity: Verbosity) -> Self {
         Self::new(
-            PlainReporter::stdout(),
+            PlainReporter::stdout().verbosity(verbosity),
             std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from),
         )
     }
@@ -42,7 +49,15 @@ impl GitHubReporter {
             .create(true)
             .append(true)
             .open(path)
-            .and_then(|mut file| file.write_all(markdown_table(results, wall).as_bytes()));
+            .and_then(|mut file| {
+                file.write_all(markdown_table(results, wall).as_bytes())?;
+                let failures = digest::render(results);
+                if failures.is_empty() {
+                    Ok(())
+                } else {
+                    file.write_all(format!("\n```text\n{failures}```\n").as_bytes())
+                }
+            });
         if let Err(err) = written {
             self.plain.line(&format!(
                 "::warning::could not append to GITHUB_STEP_SUMMARY ({}): {err}",
@@ -64,8 +79,8 @@ impl Reporter for GitHubReporter {
         self.plain.step_started(index, total, step, concurrent);
     }
 
-    fn output(&mut self, index: usize, line: &str) {
-        self.plain.output(index, line);
+    fn output(&mut self, index: usize, line: &str, shown: Shown) {
+        self.plain.output(index, line, shown);
     }
 
     fn step_finished(&mut self, index: usize, step: &Step, result: &StepResult) {
@@ -80,7 +95,16 @@ impl Reporter for GitHubReporter {
                 self.open_group = None;
             }
         }
+        for line in annotations(&step.name, &result.digest.findings) {
+            self.plain.line(&line);
+        }
+        let pointed = result
+            .digest
+            .findings
+            .iter()
+            .any(|f| f.severity == Severity::Error);
         match &result.status {
+            Status::Failed(_) if pointed => {}
             Status::Failed(reason) => self.plain.line(&format!(
                 "::error title={}::{}",
                 escape_property(&format!("{} failed", step.name)),
@@ -100,6 +124,47 @@ impl Reporter for GitHubReporter {
     }
 }
 
+/// One workflow command per finding: `::error file=src/lib.rs,line=4,col=9,title=..::..`,
+/// the message being the finding's detail (its assertion, the rendered diagnostic).
+pub fn annotations(step: &str, findings: &[Finding]) -> Vec<String> {
+    let mut out = Vec::new();
+    for severity in [Severity::Error, Severity::Warning] {
+        let command = match severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        for finding in findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .take(MAX_ANNOTATIONS)
+        {
+            let mut properties = Vec::new();
+            if let Some(location) = &finding.location {
+                properties.push(format!("file={}", escape_property(&location.file)));
+                properties.push(format!("line={}", location.line));
+                if let Some(column) = location.column {
+                    properties.push(format!("col={column}"));
+                }
+            }
+            properties.push(format!(
+                "title={}",
+                escape_property(&format!("{step}: {}", finding.title))
+            ));
+            let message = if finding.detail.is_empty() {
+                finding.title.clone()
+            } else {
+                ansi::strip(&finding.detail.join("\n"))
+            };
+            out.push(format!(
+                "::{command} {}::{}",
+                properties.join(","),
+                escape_data(&message)
+            ));
+        }
+    }
+    out
+}
+
 /// The job-summary table.
 pub fn markdown_table(results: &[StepResult], wall: std::time::Duration) -> String {
     let mut out = String::from("| Step | Status | Time |\n| --- | --- | ---: |\n");
@@ -116,7 +181,7 @@ pub fn markdown_table(results: &[StepResult], wall: std::time::Duration) -> Stri
         out.push_str(&format!(
             "| {} | {icon} {} | {time} |\n",
             escape_markdown(&r.name),
-            escape_markdown(&r.status.describe())
+            escape_markdown(&table::status_cell(r))
         ));
     }
     out.push_str(&format!("\n{}\n", table::totals(results, wall)));
@@ -158,7 +223,7 @@ mod tests {
         let results = sample();
         let clippy = Step::task("clippy", "lints", |_| Ok(()));
         reporter.step_started(1, 3, &clippy, false);
-        reporter.output(1, "warning: unused variable");
+        reporter.output(1, "warning: unused variable", Shown::Always);
         reporter.step_finished(1, &clippy, &results[1]);
         reporter.finish(&results, std::time::Duration::from_millis(12_700));
 
@@ -183,7 +248,8 @@ mod tests {
              | fmt | ✅ ok | 0.4s |\n\
              | clippy | ❌ failed: `cargo clippy` failed: exit status 101 | 12.3s |\n\
              | resctrl-e2e | ⏭️ skipped: needs level full-short | - |\n\
-             \n1 ok, 1 failed, 1 skipped in 12.7s\n"
+             \n1 ok, 1 failed, 1 skipped in 12.7s\n\
+             \n```text\nwhat failed:\n\nclippy: failed: `cargo clippy` failed: exit status 101\n```\n"
         );
     }
 
@@ -196,8 +262,8 @@ mod tests {
         let clippy = Step::task("clippy", "lints", |_| Ok(()));
         reporter.step_started(0, 2, &fmt, true);
         reporter.step_started(1, 2, &clippy, true);
-        reporter.output(0, "fmt says");
-        reporter.output(1, "clippy says");
+        reporter.output(0, "fmt says", Shown::Always);
+        reporter.output(1, "clippy says", Shown::Always);
         reporter.step_finished(0, &fmt, &results[0]);
         reporter.step_finished(1, &clippy, &results[1]);
         let text = buf.text();
@@ -207,6 +273,70 @@ mod tests {
         assert!(text.contains(fmt_group), "{text}");
         assert!(text.contains(clippy_group), "{text}");
         assert_eq!(text.matches("::group::").count(), 2, "{text}");
+    }
+
+    #[test]
+    fn each_finding_becomes_an_annotation_at_its_place() {
+        use crate::record::Location;
+        let findings = vec![
+            Finding {
+                severity: Severity::Error,
+                title: "broken tests::adds_wrongly".into(),
+                location: Some(Location {
+                    file: "src/lib.rs".into(),
+                    line: 21,
+                    column: Some(9),
+                }),
+                detail: vec![
+                    "assertion `left == right` failed".into(),
+                    "  left: 4".into(),
+                ],
+            },
+            Finding {
+                severity: Severity::Warning,
+                title: "unused import".into(),
+                location: Some(Location {
+                    file: "src/a.rs".into(),
+                    line: 1,
+                    column: None,
+                }),
+                detail: vec![],
+            },
+        ];
+        assert_eq!(
+            annotations("unit", &findings),
+            [
+                "::error file=src/lib.rs,line=21,col=9,title=unit%3A broken tests%3A%3Aadds_wrongly::assertion `left == right` failed%0A  left: 4",
+                "::warning file=src/a.rs,line=1,title=unit%3A unused import::unused import",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failed_step_whose_findings_have_places_gets_no_extra_annotation() {
+        let buf = SharedBuf::default();
+        let mut reporter = GitHubReporter::new(PlainReporter::new(Box::new(buf.clone())), None);
+        let mut result = sample().remove(1);
+        result.status = Status::Failed("1 clippy error".into());
+        result.digest.findings.push(Finding {
+            severity: Severity::Error,
+            title: "unneeded `return` statement".into(),
+            location: Some(crate::record::Location {
+                file: "src/lib.rs".into(),
+                line: 5,
+                column: Some(5),
+            }),
+            detail: vec![],
+        });
+        let clippy = Step::task("clippy", "lints", |_| Ok(()));
+        reporter.step_started(0, 1, &clippy, false);
+        reporter.step_finished(0, &clippy, &result);
+        let text = buf.text();
+        assert_eq!(text.matches("::error ").count(), 1, "{text}");
+        assert!(
+            text.contains("::error file=src/lib.rs,line=5,col=5,"),
+            "{text}"
+        );
     }
 
     #[test]

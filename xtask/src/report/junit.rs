@@ -3,6 +3,8 @@
 
 use std::fmt::Write;
 
+use super::table;
+use crate::ansi;
 use crate::record::{Status, StepResult, read_log};
 
 /// How much of a failed step's output goes into its `<failure>` element.
@@ -40,11 +42,11 @@ pub fn render(run_name: &str, results: &[StepResult]) -> String {
                 );
             }
             Status::Failed(_) | Status::Interrupted => {
-                let output = r.log.as_deref().map(read_log).unwrap_or_default();
+                let output = ansi::strip(&r.log.as_deref().map(read_log).unwrap_or_default());
                 let _ = writeln!(
                     out,
                     ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
-                    escape(&r.status.describe()),
+                    escape(&table::status_cell(r)),
                     escape(tail(&output, MAX_OUTPUT))
                 );
             }
@@ -53,7 +55,8 @@ pub fn render(run_name: &str, results: &[StepResult]) -> String {
     out.push_str("  </testsuite>\n");
     for path in results.iter().filter_map(|r| r.junit.as_ref()) {
         if let Ok(xml) = std::fs::read_to_string(path) {
-            out.push_str(&inner_suites(&xml));
+            // Test output captured with colours would leave escape sequences in the text.
+            out.push_str(&inner_suites(&ansi::strip(&xml)));
         }
     }
     out.push_str("</testsuites>\n");
@@ -110,7 +113,7 @@ mod tests {
     fn steps_become_test_cases_and_nextest_suites_are_merged() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("clippy.log");
-        std::fs::write(&log, "error: unused <T> & \u{1b}[0mmore\n").unwrap();
+        std::fs::write(&log, "error: unused <T> & \u{1b}[0mmore\u{1b}(B\u{1b}[m\n").unwrap();
         let nextest = dir.path().join("junit.xml");
         std::fs::write(
             &nextest,
@@ -128,7 +131,7 @@ mod tests {
   <testsuite name="xtask steps" tests="3" failures="1" errors="0" skipped="1" time="12.700">
     <testcase classname="xtask" name="fmt" time="0.400"/>
     <testcase classname="xtask" name="clippy" time="12.300">
-      <failure message="failed: `cargo clippy` failed: exit status 101">error: unused &lt;T&gt; &amp; [0mmore
+      <failure message="failed: `cargo clippy` failed: exit status 101">error: unused &lt;T&gt; &amp; more
 </failure>
     </testcase>
     <testcase classname="xtask" name="resctrl-e2e" time="0.000">

@@ -4,6 +4,7 @@
 //! lines otherwise, and GitHub Actions groups, annotations and a job summary under
 //! `GITHUB_ACTIONS=true`. JUnit XML is written from the results on request.
 
+pub mod digest;
 pub mod github;
 pub mod junit;
 pub mod plain;
@@ -12,6 +13,7 @@ pub mod terminal;
 
 use std::io::IsTerminal;
 
+use crate::output::{Shown, Verbosity};
 use crate::plan::Step;
 use crate::record::StepResult;
 
@@ -21,8 +23,9 @@ pub trait Reporter {
     /// Step `index` of `total` is about to run (or be skipped); `concurrent` when other
     /// steps run at the same time.
     fn step_started(&mut self, index: usize, total: usize, step: &Step, concurrent: bool);
-    /// One line of step `index`'s output.
-    fn output(&mut self, index: usize, line: &str);
+    /// One line of step `index`'s output, and who should see it (all of it is in the
+    /// step's log already).
+    fn output(&mut self, index: usize, line: &str, shown: Shown);
     /// Step `index` is done.
     fn step_finished(&mut self, index: usize, step: &Step, result: &StepResult);
     /// The plan is done after `wall` (less than the steps' sum when some ran at once);
@@ -64,12 +67,56 @@ impl Style {
         self != Style::Plain
     }
 
-    /// A reporter of this style.
-    pub fn reporter(self) -> Box<dyn Reporter + Send> {
+    /// A reporter of this style, showing the lines of output `verbosity` asks for, in
+    /// colour if `color`.
+    pub fn reporter(self, verbosity: Verbosity, color: bool) -> Box<dyn Reporter + Send> {
         match self {
-            Style::Terminal => Box::new(terminal::TerminalReporter::new()),
-            Style::Plain => Box::new(plain::PlainReporter::stdout()),
-            Style::GitHub => Box::new(github::GitHubReporter::from_env()),
+            Style::Terminal => Box::new(terminal::TerminalReporter::new(verbosity, color)),
+            Style::Plain => Box::new(plain::PlainReporter::stdout().verbosity(verbosity)),
+            Style::GitHub => Box::new(github::GitHubReporter::from_env(verbosity)),
+        }
+    }
+}
+
+/// `--color`: whether the steps' tools and the report use colour.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ColorChoice {
+    /// Colour where a person reads it (a terminal, GitHub's log viewer), unless `NO_COLOR`
+    /// is set; `CLICOLOR_FORCE` forces it into pipes too.
+    #[default]
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour, for a run reported in `style`, reading `NO_COLOR` and
+    /// `CLICOLOR_FORCE` from the environment.
+    pub fn resolve(self, style: Style) -> bool {
+        self.resolve_with(
+            style,
+            std::env::var_os("NO_COLOR").as_deref(),
+            std::env::var_os("CLICOLOR_FORCE").as_deref(),
+        )
+    }
+
+    fn resolve_with(
+        self,
+        style: Style,
+        no_color: Option<&std::ffi::OsStr>,
+        force: Option<&std::ffi::OsStr>,
+    ) -> bool {
+        // Both conventions count a variable only when it is set to something (no-color.org,
+        // bixense.com/clicolors).
+        let set = |value: Option<&std::ffi::OsStr>| value.is_some_and(|v| !v.is_empty());
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto if set(no_color) => false,
+            ColorChoice::Auto if set(force) && force != Some("0".as_ref()) => true,
+            ColorChoice::Auto => style.colors(),
         }
     }
 }
@@ -90,6 +137,7 @@ pub(crate) mod testing {
     //! A reporter that records what it was told, for executor tests.
 
     use super::Reporter;
+    use crate::output::Shown;
     use crate::plan::Step;
     use crate::record::StepResult;
 
@@ -109,7 +157,7 @@ pub(crate) mod testing {
                 self.concurrent.push(step.name.clone());
             }
         }
-        fn output(&mut self, _index: usize, line: &str) {
+        fn output(&mut self, _index: usize, line: &str, _shown: Shown) {
             self.lines.push(line.to_string());
         }
         fn step_finished(&mut self, _index: usize, _step: &Step, result: &StepResult) {
@@ -131,6 +179,18 @@ mod tests {
         assert_eq!(Style::from_env(Some("true"), true), Style::GitHub);
         assert_eq!(Style::from_env(Some("false"), true), Style::Terminal);
         assert_eq!(Style::from_env(None, false), Style::Plain);
+    }
+
+    #[test]
+    fn colour_follows_the_flag_then_no_color_then_clicolor_force_then_the_style() {
+        let on = Some(std::ffi::OsStr::new("1"));
+        assert!(ColorChoice::Always.resolve_with(Style::Plain, on, None));
+        assert!(!ColorChoice::Never.resolve_with(Style::Terminal, None, on));
+        assert!(!ColorChoice::Auto.resolve_with(Style::Terminal, on, on));
+        assert!(ColorChoice::Auto.resolve_with(Style::Plain, None, on));
+        assert!(!ColorChoice::Auto.resolve_with(Style::Plain, None, Some("0".as_ref())));
+        assert!(ColorChoice::Auto.resolve_with(Style::GitHub, Some("".as_ref()), None));
+        assert!(!ColorChoice::Auto.resolve_with(Style::Plain, None, None));
     }
 
     #[test]

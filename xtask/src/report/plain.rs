@@ -1,11 +1,12 @@
-//! Plain lines, for pipes and log files: a header per step, its output, a status line, and
-//! the table at the end. A step that runs alongside others has its output held back and
+//! Plain lines, for pipes and log files: a header per step, the output that matters (all
+//! of it under `-v`), a status line, and the digest of failures and the table at the end. A step that runs alongside others has its output held back and
 //! printed in one piece when it ends, so logs never interleave two tools.
 
 use std::collections::HashMap;
 use std::io::Write;
 
-use super::{Reporter, format_duration, table};
+use super::{Reporter, digest, format_duration, table};
+use crate::output::{Shown, Verbosity};
 use crate::plan::Step;
 use crate::record::StepResult;
 
@@ -15,6 +16,8 @@ pub struct PlainReporter {
     /// Held-back output of concurrent steps, by step index.
     held: HashMap<usize, Vec<String>>,
     total: usize,
+    /// Which lines of output to show.
+    verbosity: Verbosity,
 }
 
 impl PlainReporter {
@@ -29,7 +32,14 @@ impl PlainReporter {
             out,
             held: HashMap::new(),
             total: 0,
+            verbosity: Verbosity::Normal,
         }
+    }
+
+    /// Shows no output (`-q`), what matters, or all of it (`-v`).
+    pub fn verbosity(mut self, verbosity: Verbosity) -> Self {
+        self.verbosity = verbosity;
+        self
     }
 
     /// Writes a line; a closed stdout must not stop the run, so errors are dropped.
@@ -72,7 +82,10 @@ impl Reporter for PlainReporter {
         }
     }
 
-    fn output(&mut self, index: usize, line: &str) {
+    fn output(&mut self, index: usize, line: &str, shown: Shown) {
+        if !self.verbosity.shows(shown) {
+            return;
+        }
         match self.held.get_mut(&index) {
             Some(held) => held.push(line.to_string()),
             None => self.line(line),
@@ -96,13 +109,17 @@ impl Reporter for PlainReporter {
         self.line(&format!(
             "<== {}: {} ({})",
             step.name,
-            result.status.describe(),
+            table::status_cell(result),
             format_duration(result.elapsed)
         ));
     }
 
     fn finish(&mut self, results: &[StepResult], wall: std::time::Duration) {
         self.line("");
+        let failures = digest::render(results);
+        if !failures.is_empty() {
+            self.line(&failures);
+        }
         let rendered = table::render(results, wall);
         self.line(rendered.trim_end());
     }
@@ -139,7 +156,8 @@ pub(crate) mod tests {
         let mut reporter = PlainReporter::new(Box::new(buf.clone()));
         let step = Step::task("unit", "runs tests", |_| Ok(()));
         reporter.step_started(0, 2, &step, false);
-        reporter.output(0, "test a ... ok");
+        reporter.output(0, "test a ... ok", Shown::Always);
+        reporter.output(0, "PASS [0.1s] quiet", Shown::Verbose);
         let results = crate::report::table::tests::sample();
         reporter.step_finished(0, &step, &results[0]);
         let skip = Step::skip("resctrl-e2e", "needs level full-short");
@@ -155,6 +173,36 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn verbose_shows_the_lines_a_passing_run_keeps_quiet() {
+        let buf = SharedBuf::default();
+        let mut reporter = PlainReporter::new(Box::new(buf.clone())).verbosity(Verbosity::Verbose);
+        let step = Step::task("unit", "runs tests", |_| Ok(()));
+        reporter.step_started(0, 1, &step, false);
+        reporter.output(0, "PASS [0.1s] shown under -v", Shown::Verbose);
+        assert!(
+            buf.text().contains("PASS [0.1s] shown under -v\n"),
+            "{}",
+            buf.text()
+        );
+    }
+
+    #[test]
+    fn the_digest_comes_right_above_the_table() {
+        let buf = SharedBuf::default();
+        let mut reporter = PlainReporter::new(Box::new(buf.clone()));
+        reporter.finish(
+            &crate::report::table::tests::sample(),
+            std::time::Duration::ZERO,
+        );
+        let text = buf.text();
+        let digest = text
+            .find("clippy: failed: `cargo clippy` failed")
+            .expect("digest entry");
+        let table = text.find("\nstep ").expect("table");
+        assert!(digest < table, "{text}");
+    }
+
+    #[test]
     fn concurrent_steps_print_their_output_in_one_piece() {
         let buf = SharedBuf::default();
         let mut reporter = PlainReporter::new(Box::new(buf.clone()));
@@ -163,9 +211,9 @@ pub(crate) mod tests {
         let results = crate::report::table::tests::sample();
         reporter.step_started(0, 2, &fmt, true);
         reporter.step_started(1, 2, &clippy, true);
-        reporter.output(1, "clippy one");
-        reporter.output(0, "fmt one");
-        reporter.output(1, "clippy two");
+        reporter.output(1, "clippy one", Shown::Always);
+        reporter.output(0, "fmt one", Shown::Always);
+        reporter.output(1, "clippy two", Shown::Always);
         reporter.step_finished(1, &clippy, &results[1]);
         reporter.step_finished(0, &fmt, &results[0]);
         let text = buf.text();

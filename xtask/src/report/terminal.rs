@@ -1,31 +1,43 @@
 //! Live progress on a terminal: a spinner per running step (several when steps run at the
 //! same time) showing its elapsed time and latest output line; finished steps leave one
-//! line each; a failed step's full output is shown right after it, so the tool's own
-//! message is on screen without scrolling a log.
+//! line each; a failed step's output (what matters of it, all of it under `-v`) is shown
+//! right after it, so the tool's own message is on screen without scrolling a log; the
+//! digest of failures and the table end the run.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{Reporter, format_duration, table};
+use super::{Reporter, digest, format_duration, table};
+use crate::ansi;
+use crate::output::{Shown, Verbosity};
 use crate::plan::Step;
-use crate::record::{Status, StepResult, read_log};
+use crate::record::{Status, StepResult};
 
 /// The terminal reporter.
 pub struct TerminalReporter {
     multi: MultiProgress,
     bars: HashMap<usize, ProgressBar>,
+    /// What each running step showed, printed if it fails.
+    shown: HashMap<usize, Vec<String>>,
     total: usize,
+    verbosity: Verbosity,
+    /// Whether the marks are coloured (`--color`, `NO_COLOR`).
+    color: bool,
 }
 
 impl TerminalReporter {
-    /// A reporter drawing on stdout.
-    pub fn new() -> Self {
+    /// A reporter drawing on stdout; `verbosity` says which lines of a failed step's output
+    /// it shows.
+    pub fn new(verbosity: Verbosity, color: bool) -> Self {
         TerminalReporter {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
             bars: HashMap::new(),
+            shown: HashMap::new(),
             total: 0,
+            verbosity,
+            color,
         }
     }
 
@@ -58,9 +70,12 @@ impl Reporter for TerminalReporter {
         self.bars.insert(index, bar);
     }
 
-    fn output(&mut self, index: usize, line: &str) {
+    fn output(&mut self, index: usize, line: &str, shown: Shown) {
+        if self.verbosity.shows(shown) {
+            self.shown.entry(index).or_default().push(line.to_string());
+        }
         if let Some(bar) = self.bars.get(&index) {
-            let plain = strip_ansi(line);
+            let plain = ansi::strip(line);
             if !plain.trim().is_empty() {
                 bar.set_message(plain.trim().to_string());
             }
@@ -72,66 +87,47 @@ impl Reporter for TerminalReporter {
             bar.finish_and_clear();
             self.multi.remove(&bar);
         }
-        let (mark, detail) = match &result.status {
-            Status::Ok => ("\x1b[32m✔\x1b[0m", format_duration(result.elapsed)),
+        let (colour, symbol, detail) = match &result.status {
+            Status::Ok => (
+                "32",
+                "✔",
+                match &result.digest.summary {
+                    Some(summary) => format!("{summary} ({})", format_duration(result.elapsed)),
+                    None => format_duration(result.elapsed),
+                },
+            ),
             Status::Failed(_) | Status::Interrupted => (
-                "\x1b[31m✘\x1b[0m",
+                "31",
+                "✘",
                 format!(
                     "{} ({})",
                     result.status.describe(),
                     format_duration(result.elapsed)
                 ),
             ),
-            Status::Skipped(_) => ("\x1b[33m-\x1b[0m", result.status.describe()),
+            Status::Skipped(_) => ("33", "-", result.status.describe()),
+        };
+        let mark = if self.color {
+            format!("\x1b[{colour}m{symbol}\x1b[0m")
+        } else {
+            symbol.to_string()
         };
         self.print(&format!("{mark} {}  {detail}", self.label(index, step)));
-        if let Some(log) = result.log.as_ref().filter(|_| result.status.is_failure()) {
-            let output = read_log(log);
-            if !output.trim().is_empty() {
-                self.print(output.trim_end());
-                self.print(&format!("(full output: {})", log.display()));
-            }
+        let shown = self.shown.remove(&index).unwrap_or_default();
+        if let Some(log) = result.log.as_ref().filter(|_| result.status.is_failure())
+            && !shown.iter().all(|line| line.trim().is_empty())
+        {
+            self.print(shown.join("\n").trim_end());
+            self.print(&format!("(full output: {})", log.display()));
         }
     }
 
     fn finish(&mut self, results: &[StepResult], wall: Duration) {
         self.print("");
-        self.print(table::render(results, wall).trim_end());
-    }
-}
-
-/// Removes ANSI escape sequences (colours) so the spinner line measures its width right.
-pub fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            if chars.peek() == Some(&'[') {
-                chars.next();
-                // CSI: parameters and intermediates, ended by a byte in @..~.
-                for c in chars.by_ref() {
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
-            }
-            continue;
+        let failures = digest::render(results);
+        if !failures.is_empty() {
+            self.print(&failures);
         }
-        out.push(c);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn strips_colour_codes() {
-        assert_eq!(
-            strip_ansi("\x1b[1m\x1b[32m   Compiling\x1b[0m foo v0.1.0"),
-            "   Compiling foo v0.1.0"
-        );
-        assert_eq!(strip_ansi("plain"), "plain");
+        self.print(table::render(results, wall).trim_end());
     }
 }
