@@ -1,5 +1,6 @@
 //! `cargo xtask`: the project's task runner. See `cargo xtask --help` and the README.
 
+mod bench;
 mod capability;
 mod cli;
 mod commands;

@@ -311,6 +311,11 @@ fn ci_all_is_ci_fast_then_every_suite() {
             "doctests",
             "nri-e2e",
             "kernel-matrix",
+            "bench: valgrind",
+            "bench: build",
+            "bench: measure",
+            "bench: reference",
+            "bench: gate",
             "resctrl-e2e"
         ]
     );
