@@ -118,6 +118,18 @@ impl Comparison {
             .collect()
     }
 
+    /// Each regressed case with its change, short: `a +2.10%`.
+    pub fn grown(&self) -> Vec<String> {
+        self.rows
+            .iter()
+            .filter(|r| r.verdict == Verdict::Regressed)
+            .map(|r| {
+                let change = r.change_percent.map(signed_percent).unwrap_or_default();
+                format!("{} {change}", r.case)
+            })
+            .collect()
+    }
+
     /// The terminal table.
     pub fn table(&self) -> String {
         let header = [
@@ -315,10 +327,12 @@ mod tests {
     fn growth_past_the_threshold_fails_naming_the_case_and_percent() {
         let rows = compare(&reference(&[("a", 1000)]), &[measurement("a", 1021, 2.0)]);
         assert_eq!(rows[0].verdict, Verdict::Regressed);
+        let comparison = comparison(rows);
         assert_eq!(
-            comparison(rows).failures(),
+            comparison.failures(),
             ["a: +2.10% instructions, 1,000 -> 1,021 (threshold 2%)"]
         );
+        assert_eq!(comparison.grown(), ["a +2.10%"]);
     }
 
     #[test]
