@@ -112,8 +112,8 @@ impl Tree {
             .is_file()
         {
             bail!(
-                "{} has no crates/{PACKAGE}: it predates `cargo xtask bench`; compare with a \
-                 revision that has its cases",
+                "{} has no crates/{PACKAGE}: the revision predates `cargo xtask bench`; compare \
+                 with one that has its cases (--compare REV)",
                 self.root.display()
             );
         }

@@ -186,6 +186,9 @@ fn gate_steps(args: BenchArgs) -> Vec<Step> {
                         None => build::merge_base()?,
                     };
                     let mut notes: Vec<String> = note.into_iter().collect();
+                    for note in &notes {
+                        io.line(&format!("note: {note}"));
+                    }
                     if compare.is_none() && build::is_this_checkout(&rev) {
                         notes.push(
                             "the merge-base is this very commit, so this run is its own \
@@ -199,7 +202,9 @@ fn gate_steps(args: BenchArgs) -> Vec<Step> {
                         }
                     } else {
                         let tree = build::worktree(io, &rev)?;
-                        let built = tree.build(io)?;
+                        let built = tree
+                            .build(io)
+                            .with_context(|| format!("building the reference, {rev}"))?;
                         let measured = measure::measure(
                             io,
                             &tree,
