@@ -1,6 +1,6 @@
 //! The trees a bench run measures, and building their bench binaries: this checkout, or
-//! another revision checked out in a git worktree with a target directory of its own (kept
-//! between runs, so a second comparison with the same revision builds little).
+//! another revision checked out in a git worktree for the run, with a target directory of
+//! its own that is kept (so a later comparison compiles only the workspace's own crates).
 
 use std::path::PathBuf;
 
@@ -191,7 +191,9 @@ pub fn worktree(io: &mut dyn StepIo, rev: &str) -> anyhow::Result<Tree> {
         ))
         .or_else(|_| std::fs::remove_dir_all(&dir).context("removing the old worktree"))?;
     }
-    io.run(&this.exec("git", &["worktree", "prune"]))?;
+    // `--force` also takes over the path when its directory was deleted by hand (a
+    // `cargo clean`) but git still lists it; no prune, which would touch other worktrees'
+    // records.
     io.run(&this.exec(
         "git",
         &[
@@ -208,6 +210,20 @@ pub fn worktree(io: &mut dyn StepIo, rev: &str) -> anyhow::Result<Tree> {
         root: dir,
         target_dir: Some(target),
     })
+}
+
+/// Removes the bench worktree, so git's list of worktrees does not keep it; its target
+/// directory stays, so the next comparison rebuilds only the workspace's own crates.
+///
+/// # Errors
+/// git cannot remove it.
+pub fn remove_worktree(io: &mut dyn StepIo) -> anyhow::Result<()> {
+    let (dir, _) = worktree_dirs();
+    io.run(&Tree::this().exec(
+        "git",
+        &["worktree", "remove", "--force", &dir.to_string_lossy()],
+    ))
+    .context("removing the bench worktree")
 }
 
 /// The commit this checkout branched from: the merge-base of `HEAD` and the branch it will

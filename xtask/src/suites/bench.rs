@@ -202,16 +202,20 @@ fn gate_steps(args: BenchArgs) -> Vec<Step> {
                         }
                     } else {
                         let tree = build::worktree(io, &rev)?;
-                        let built = tree
+                        let measured = tree
                             .build(io)
-                            .with_context(|| format!("building the reference, {rev}"))?;
-                        let measured = measure::measure(
-                            io,
-                            &tree,
-                            &built,
-                            &reference_options,
-                            &measure::out_dir("reference"),
-                        )?;
+                            .with_context(|| format!("building the reference, {rev}"))
+                            .and_then(|built| {
+                                measure::measure(
+                                    io,
+                                    &tree,
+                                    &built,
+                                    &reference_options,
+                                    &measure::out_dir("reference"),
+                                )
+                            });
+                        build::remove_worktree(io)?;
+                        let measured = measured?;
                         Reference {
                             against: format!("{rev} ({}) measured in this run", measured.rev),
                             notes,
