@@ -449,6 +449,12 @@ mod tests {
             Command::ResctrlStandin(_)
         ));
         assert!(matches!(
+            parse(&["bench", "--compare", "main", "runner", "--runs", "3"])
+                .unwrap()
+                .command,
+            Command::Suite(Suite { name: "bench", .. }, ..)
+        ));
+        assert!(matches!(
             parse(&["resctrl-e2e", "--no-strict"]).unwrap().command,
             Command::Suite(
                 Suite {

@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's task runner. See `cargo xtask --help` and the README.
 
 mod ansi;
+mod bench;
 mod capability;
 mod cli;
 mod commands;

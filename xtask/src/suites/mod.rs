@@ -5,6 +5,7 @@
 //! command (`cargo xtask <name>`) is made from its entry, so adding a suite is one entry in
 //! [`registry`] plus its module.
 
+mod bench;
 mod collector_e2e;
 mod kernel_matrix;
 mod mutants;
@@ -69,6 +70,7 @@ pub fn registry() -> &'static [Suite] {
         nri_init_e2e::SUITE,
         collector_e2e::SUITE,
         kernel_matrix::SUITE,
+        bench::SUITE,
         resctrl_e2e::SUITE,
         mutants::SUITE,
     ];
