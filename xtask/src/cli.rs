@@ -147,9 +147,10 @@ impl Command {
             Command::Build(_) => "build".into(),
             Command::Doctor(_) => "doctor".into(),
             Command::E2e(args) => format!("e2e --level {}", args.level),
-            Command::Ci(CiCommand::Fast) => "ci fast".into(),
+            Command::Ci(CiCommand::Fast(_)) => "ci fast".into(),
             Command::Ci(CiCommand::All(args)) => format!("ci all --level {}", args.level),
             Command::Ci(CiCommand::Plan(_)) => "ci plan".into(),
+            Command::Ci(CiCommand::Summary(_)) => "ci summary".into(),
             Command::ImageTag(_) => "image-tag".into(),
             Command::Container(ContainerCommand::Base) => "container base".into(),
             Command::Container(ContainerCommand::Build(_)) => "container build".into(),
@@ -164,8 +165,9 @@ impl Command {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::ci::CiAllArgs;
+    use crate::commands::ci::{CiAllArgs, CiFastArgs};
     use crate::level::Level;
+    use std::path::Path;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_args(["cargo xtask"].iter().chain(args))
@@ -250,8 +252,17 @@ mod tests {
         ));
         assert!(matches!(
             parse(&["ci", "fast"]).unwrap().command,
-            Command::Ci(CiCommand::Fast)
+            Command::Ci(CiCommand::Fast(CiFastArgs { archive_file: None }))
         ));
+        match parse(&["ci", "fast", "--archive-file", "t.tar.zst"])
+            .unwrap()
+            .command
+        {
+            Command::Ci(CiCommand::Fast(args)) => {
+                assert_eq!(args.archive_file.as_deref(), Some(Path::new("t.tar.zst")))
+            }
+            other => panic!("{other:?}"),
+        }
         match parse(&[
             "ci",
             "plan",
@@ -273,6 +284,23 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(parse(&["ci", "plan", "--base", "x", "--changed-files", "f"]).is_err());
+        match parse(&[
+            "ci",
+            "summary",
+            "--junit-dir",
+            "j",
+            "--job",
+            "build=success",
+            "--job",
+            "fast=failure",
+        ])
+        .unwrap()
+        .command
+        {
+            Command::Ci(CiCommand::Summary(args)) => assert_eq!(args.jobs.len(), 2),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["ci", "summary", "--junit-dir", "j", "--job", "x=maybe"]).is_err());
         match parse(&[
             "image-tag",
             "--sha",

@@ -65,6 +65,10 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             commands::ci_plan::run(args)?;
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Ci(CiCommand::Summary(args)) => {
+            commands::ci_summary::run(args)?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::ImageTag(args) => {
             for tag in commands::image_tag::run(args)? {
                 println!("{tag}");
@@ -80,7 +84,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             let selection = Selection::from_args(args, ctx.ci)?;
             commands::e2e::plan(&ctx, &Host::system(), &selection)?
         }
-        Command::Ci(CiCommand::Fast) => commands::ci::fast_plan(&ctx)?,
+        Command::Ci(CiCommand::Fast(args)) => commands::ci::fast_plan(&ctx, args)?,
         Command::Ci(CiCommand::All(args)) => commands::ci::all_plan(&ctx, &Host::system(), args)?,
         Command::Suite(suite, args, matches) => suite_plan(&ctx, suite, args, matches)?,
         Command::ResctrlStandin(args) => commands::resctrl_standin::plan(&ctx, args)?,
@@ -103,6 +107,7 @@ fn in_container(cli: &Cli, ctx: &Ctx, style: Style) -> anyhow::Result<ExitCode> 
     let engine = container::engine::Engine::detect()?;
     let image = container::Target::Builder.image();
     if !container::build::image_exists(&engine, &image) {
+        container::run::refuse_to_build_under_ci(ctx.ci, &image)?;
         eprintln!(
             "{image} is not on this host yet; building it (dependencies are cached in the image afterwards)"
         );

@@ -3,6 +3,7 @@
 pub mod build;
 pub mod ci;
 pub mod ci_plan;
+pub mod ci_summary;
 pub mod clippy;
 pub mod doctor;
 pub mod e2e;
