@@ -333,6 +333,9 @@ fn json_string(text: &str) -> String {
 }
 
 #[cfg(test)]
+mod workflows;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::level::Duration;
