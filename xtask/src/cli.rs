@@ -155,6 +155,7 @@ impl Command {
             Command::Container(ContainerCommand::Base) => "container base".into(),
             Command::Container(ContainerCommand::Build(_)) => "container build".into(),
             Command::Container(ContainerCommand::Load(_)) => "container load".into(),
+            Command::Container(ContainerCommand::Push(_)) => "container push".into(),
             Command::ResctrlStandin(_) => "resctrl-standin".into(),
             Command::Suite(suite, ..) => suite.name.into(),
             Command::RunSteps(_) => "run-steps".into(),
@@ -301,6 +302,13 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(parse(&["ci", "summary", "--junit-dir", "j", "--job", "x=maybe"]).is_err());
+        assert_eq!(
+            parse(&["container", "push", "--registry", "ghcr.io/o/r"])
+                .unwrap()
+                .command
+                .title(),
+            "container push"
+        );
         match parse(&[
             "image-tag",
             "--sha",

@@ -93,7 +93,10 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             container::base::plan(&ctx, &container::engine::Engine::detect()?)?
         }
         Command::Container(ContainerCommand::Build(args)) => {
-            container::build::plan(&ctx, &container::engine::Engine::detect()?, args)
+            container::build::plan(&ctx, &container::engine::Engine::detect()?, args)?
+        }
+        Command::Container(ContainerCommand::Push(args)) => {
+            container::push::plan(&ctx, &container::engine::Engine::detect()?, args)?
         }
         Command::Container(ContainerCommand::Load(args)) => {
             container::build::load_plan(&ctx, &container::engine::Engine::detect()?, &args.input)
@@ -115,8 +118,9 @@ fn in_container(cli: &Cli, ctx: &Ctx, style: Style) -> anyhow::Result<ExitCode> 
             target: container::Target::Builder,
             save: None,
             rust_image: None,
+            ci_tags: false,
         };
-        let built = execute(cli, style, container::build::plan(ctx, &engine, &args))?;
+        let built = execute(cli, style, container::build::plan(ctx, &engine, &args)?)?;
         if built != ExitCode::SUCCESS {
             return Ok(built);
         }

@@ -9,7 +9,9 @@ use anyhow::{Context, bail};
 /// Arguments of `image-tag`; each defaults to GitHub Actions' variable of the same meaning.
 #[derive(clap::Args, Debug, Default, PartialEq, Eq)]
 pub struct ImageTagArgs {
-    /// The commit (40 hex digits or at least 7). [default: $GITHUB_SHA, else `git rev-parse HEAD`]
+    /// The commit (40 hex digits or at least 7). [default: $XTASK_HEAD_SHA (a pull request's
+    /// head commit: GitHub's $GITHUB_SHA is then the merge commit, which nobody can find
+    /// again), else $GITHUB_SHA, else `git rev-parse HEAD`]
     #[arg(long)]
     pub sha: Option<String>,
     /// The git ref, e.g. `refs/heads/feature/x` or `refs/pull/12/merge`. [default: $GITHUB_REF,
@@ -36,7 +38,7 @@ pub enum BuildContext {
 /// Resolves the arguments against the environment (and git, outside CI).
 pub fn run(args: &ImageTagArgs) -> anyhow::Result<Vec<String>> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let sha = match args.sha.clone().or_else(|| env("GITHUB_SHA")) {
+    let sha = match pick_sha(args.sha.clone(), &env) {
         Some(sha) => sha,
         None => git(&["rev-parse", "HEAD"])?,
     };
@@ -48,6 +50,16 @@ pub fn run(args: &ImageTagArgs) -> anyhow::Result<Vec<String>> {
         ),
     };
     tags(&context(&git_ref)?, &sha, &args.default_branch)
+}
+
+/// The environment variable naming a pull request's head commit (the workflow sets it from
+/// `github.event.pull_request.head.sha`).
+pub const HEAD_SHA_ENV: &str = "XTASK_HEAD_SHA";
+
+/// The flag, else the pull request's head, else the commit GitHub built.
+fn pick_sha(flag: Option<String>, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    flag.or_else(|| env(HEAD_SHA_ENV))
+        .or_else(|| env("GITHUB_SHA"))
 }
 
 fn git(args: &[&str]) -> anyhow::Result<String> {
@@ -193,6 +205,22 @@ mod tests {
             context("refs/heads/feature/x").unwrap(),
             BuildContext::Branch("feature/x".into())
         );
+    }
+
+    #[test]
+    fn a_pull_request_is_tagged_with_its_head_commit_not_the_merge_commit() {
+        let env = |name: &str| match name {
+            "GITHUB_SHA" => Some("aaaaaaa".to_string()),
+            HEAD_SHA_ENV => Some("bbbbbbb".to_string()),
+            _ => None,
+        };
+        assert_eq!(pick_sha(None, &env).as_deref(), Some("bbbbbbb"));
+        assert_eq!(
+            pick_sha(Some("ccccccc".into()), &env).as_deref(),
+            Some("ccccccc")
+        );
+        let push = |name: &str| (name == "GITHUB_SHA").then(|| "aaaaaaa".to_string());
+        assert_eq!(pick_sha(None, &push).as_deref(), Some("aaaaaaa"));
     }
 
     #[test]

@@ -94,7 +94,10 @@ mod tests {
 
     #[test]
     fn lints_with_both_tools_after_installing_them() {
-        let plan = plan_with(&Ctx::for_tests(true), Some(Path::new("/usr/bin/shellcheck")));
+        let plan = plan_with(
+            &Ctx::for_tests(true),
+            Some(Path::new("/usr/bin/shellcheck")),
+        );
         let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["lint-ci: tools", "actionlint", "zizmor"]);
         assert!(
@@ -126,7 +129,10 @@ mod tests {
             "{}",
             plan.render()
         );
-        assert!(skipped.chain.is_none(), "a skip must not skip the rest of lint-ci");
+        assert!(
+            skipped.chain.is_none(),
+            "a skip must not skip the rest of lint-ci"
+        );
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub struct BuildArgs {
     /// host has one for its Rust version, else the public image the Containerfile names.
     #[arg(long, value_name = "IMAGE")]
     pub rust_image: Option<String>,
+    /// Also tag the image with the immutable CI tags of `cargo xtask image-tag`
+    /// (`pr-<N>-<head sha7>`, `<branch>-<sha7>`, `sha-<sha7>` + `latest`), saved with it.
+    #[arg(long)]
+    pub ci_tags: bool,
 }
 
 /// Whether an image exists locally.
@@ -58,8 +62,18 @@ pub fn rust_image(engine: &Engine, chosen: Option<&str>) -> String {
         .unwrap_or_else(|| PUBLIC_RUST_IMAGE.to_string())
 }
 
-/// Build (and save).
-pub fn plan(ctx: &Ctx, engine: &Engine, args: &BuildArgs) -> Plan {
+/// Build (and tag, and save); the CI tags come from the environment (see `image-tag`).
+pub fn plan(ctx: &Ctx, engine: &Engine, args: &BuildArgs) -> anyhow::Result<Plan> {
+    let tags = if args.ci_tags {
+        crate::commands::image_tag::run(&crate::commands::image_tag::ImageTagArgs::default())?
+    } else {
+        Vec::new()
+    };
+    Ok(plan_with_tags(ctx, engine, args, &tags))
+}
+
+/// [`plan`] with the CI tags given.
+fn plan_with_tags(ctx: &Ctx, engine: &Engine, args: &BuildArgs, tags: &[String]) -> Plan {
     let sh = &ctx.sh;
     let image = args.target.image();
     let stage = args.target.stage();
@@ -87,6 +101,18 @@ pub fn plan(ctx: &Ctx, engine: &Engine, args: &BuildArgs) -> Plan {
     plan.push(
         Step::exec(format!("container build {stage}"), Exec::from(build)).in_chain("container"),
     );
+    let mut names = vec![image.clone()];
+    for tag in tags {
+        let tagged = args.target.image_tagged(tag);
+        plan.push(
+            Step::exec(
+                format!("container tag {tag}"),
+                Exec::from(engine.cmd(sh).args(["tag", &image, &tagged])),
+            )
+            .in_chain("container"),
+        );
+        names.push(tagged);
+    }
     if let Some(archive) = &args.save {
         let format: &[&str] = match engine.kind {
             Kind::Podman => &["--format", "oci-archive"],
@@ -99,7 +125,7 @@ pub fn plan(ctx: &Ctx, engine: &Engine, args: &BuildArgs) -> Plan {
                 .args(format)
                 .arg("--output")
                 .arg(archive)
-                .arg(&image),
+                .args(&names),
         );
         if let Some(dir) = sh.current_dir().join(archive).parent() {
             save = save.creating_dir(dir);
@@ -117,4 +143,41 @@ pub fn load_plan(ctx: &Ctx, engine: &Engine, input: &std::path::Path) -> Plan {
         Exec::from(engine.cmd(&ctx.sh).args(["load", "--input"]).arg(input)),
     ));
     plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ci_tags_are_added_after_the_build_and_saved_with_the_image() {
+        let engine = Engine {
+            kind: Kind::Docker,
+            env: Vec::new(),
+        };
+        let args = BuildArgs {
+            target: Target::Builder,
+            save: Some("target/xtask/images/builder.tar".into()),
+            rust_image: Some("rust:x".into()),
+            ci_tags: true,
+        };
+        let tags = ["pr-7-0123456".to_string()];
+        let plan = plan_with_tags(&Ctx::for_tests(true), &engine, &args, &tags);
+        let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "container build builder",
+                "container tag pr-7-0123456",
+                "container save builder"
+            ]
+        );
+        let rendered = plan.render();
+        assert!(
+            rendered.contains(
+                "docker save --output target/xtask/images/builder.tar localhost/resctrl-collector/builder:dev localhost/resctrl-collector/builder:pr-7-0123456"
+            ),
+            "{rendered}"
+        );
+    }
 }

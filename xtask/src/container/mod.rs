@@ -5,6 +5,7 @@
 pub mod base;
 pub mod build;
 pub mod engine;
+pub mod push;
 pub mod run;
 
 use std::path::PathBuf;
@@ -20,6 +21,9 @@ pub enum ContainerCommand {
     Build(build::BuildArgs),
     /// Load an image saved with `container build --save` (e.g. a CI artifact).
     Load(LoadArgs),
+    /// Push the builder image to a registry under the CI tags of `image-tag` (retried with
+    /// backoff); CI does this on main only.
+    Push(push::PushArgs),
 }
 
 /// Arguments of `container load`.
@@ -47,6 +51,11 @@ impl Target {
 
     /// The local image name.
     pub fn image(self) -> String {
-        format!("localhost/resctrl-collector/{}:dev", self.stage())
+        self.image_tagged("dev")
+    }
+
+    /// The local image name with another tag.
+    pub fn image_tagged(self, tag: &str) -> String {
+        format!("localhost/resctrl-collector/{}:{tag}", self.stage())
     }
 }

@@ -328,7 +328,11 @@ fn artifact_steps(action: &str) -> Vec<ArtifactStep> {
                     .as_str()
                     .or_else(|| step["with"]["pattern"].as_str())
                     .unwrap_or_else(|| panic!("{}: an {action} step without a name", w.file));
-                let mut name = raw.to_string();
+                let mut name = if with.is_none() && raw.contains("needs.") {
+                    resolve_needs_output(&all, ci, raw)
+                } else {
+                    raw.to_string()
+                };
                 if let Some(with) = with {
                     for (key, value) in hash_entries(with) {
                         let placeholder = format!("${{{{ inputs.{key} }}}}");
@@ -434,8 +438,11 @@ fn the_subscribed_events_are_the_events_the_policy_handles() {
     assert_eq!(offered, levels);
 }
 
+/// The one job allowed to write, and what it may write.
+const PUBLISH_JOB: (&str, &str, &str) = ("ci.yaml", "publish", "packages");
+
 #[test]
-fn no_job_can_write_and_workflows_grant_nothing_by_default() {
+fn only_the_main_branch_publish_job_can_write_and_workflows_grant_nothing_by_default() {
     for w in workflows().values() {
         assert!(
             w.doc["permissions"].as_hash().is_some_and(|h| h.is_empty()),
@@ -443,21 +450,36 @@ fn no_job_can_write_and_workflows_grant_nothing_by_default() {
             w.file
         );
         for (name, job) in jobs(w) {
-            for (scope, access) in hash_entries(&job["permissions"]) {
-                assert_ne!(
-                    access.as_str(),
-                    Some("write"),
-                    "{}: job {name} can write {scope}",
-                    w.file
-                );
-            }
             assert!(
                 !job["permissions"].is_badvalue(),
                 "{}: job {name} does not declare its permissions",
                 w.file
             );
+            for (scope, access) in hash_entries(&job["permissions"]) {
+                if access.as_str() != Some("write") {
+                    continue;
+                }
+                assert_eq!(
+                    (w.file.as_str(), name, scope),
+                    PUBLISH_JOB,
+                    "{}: job {name} can write {scope}",
+                    w.file
+                );
+                assert_eq!(
+                    job["if"].as_str(),
+                    Some("github.event_name == 'push' && github.ref == 'refs/heads/main'"),
+                    "the publish job must run on pushes to main only"
+                );
+            }
         }
     }
+    let all = workflows();
+    let publish = &all[PUBLISH_JOB.0].doc["jobs"][PUBLISH_JOB.1];
+    assert_eq!(
+        publish["permissions"][PUBLISH_JOB.2].as_str(),
+        Some("write"),
+        "the publish job exists and can push"
+    );
 }
 
 #[test]
