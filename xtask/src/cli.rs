@@ -9,6 +9,7 @@ use crate::commands::ci::CiCommand;
 use crate::commands::doctor::DoctorArgs;
 use crate::commands::e2e::{E2eArgs, SuiteArgs};
 use crate::commands::fmt::FmtArgs;
+use crate::commands::image_prune::ImagePruneArgs;
 use crate::commands::image_tag::ImageTagArgs;
 use crate::commands::resctrl_standin::ResctrlStandinArgs;
 use crate::commands::run_steps::RunStepsArgs;
@@ -82,6 +83,9 @@ pub enum Command {
     /// Print the image tag(s) for this CI context: pr-<N>-<sha7>, <branch>-<sha7>, or
     /// sha-<sha7> and latest on main.
     ImageTag(ImageTagArgs),
+    /// Delete registry image versions past their retention (`pr-*` 1 day, branch tags 7
+    /// days, `sha-*` 30 days; `latest`, releases and untagged kept), through the gh CLI.
+    ImagePrune(ImagePruneArgs),
     /// Mount a resctrl stand-in (the fake served over FUSE) at --mount DIR to try the
     /// collector or plugin by hand, until Ctrl-C (needs root and /dev/fuse).
     ResctrlStandin(ResctrlStandinArgs),
@@ -152,6 +156,7 @@ impl Command {
             Command::Ci(CiCommand::Plan(_)) => "ci plan".into(),
             Command::Ci(CiCommand::Summary(_)) => "ci summary".into(),
             Command::ImageTag(_) => "image-tag".into(),
+            Command::ImagePrune(_) => "image-prune".into(),
             Command::Container(ContainerCommand::Base) => "container base".into(),
             Command::Container(ContainerCommand::Build(_)) => "container build".into(),
             Command::Container(ContainerCommand::Load(_)) => "container load".into(),
@@ -302,6 +307,28 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(parse(&["ci", "summary", "--junit-dir", "j", "--job", "x=maybe"]).is_err());
+        match parse(&[
+            "image-prune",
+            "--owner",
+            "o",
+            "--package",
+            "r/builder",
+            "--owner-type",
+            "User",
+            "--list-only",
+        ])
+        .unwrap()
+        .command
+        {
+            Command::ImagePrune(args) => {
+                assert!(args.list_only);
+                assert_eq!(
+                    args.owner_type,
+                    crate::commands::image_prune::OwnerType::User
+                );
+            }
+            other => panic!("{other:?}"),
+        }
         assert_eq!(
             parse(&["container", "push", "--registry", "ghcr.io/o/r"])
                 .unwrap()

@@ -75,6 +75,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             }
             return Ok(ExitCode::SUCCESS);
         }
+        Command::ImagePrune(args) => commands::image_prune::plan(&ctx, args)?,
         Command::Fmt(args) => commands::fmt::plan(&ctx, args),
         Command::Clippy => commands::clippy::plan(&ctx),
         Command::LintCi => commands::lint_ci::plan(&ctx),

@@ -8,6 +8,7 @@ pub mod clippy;
 pub mod doctor;
 pub mod e2e;
 pub mod fmt;
+pub mod image_prune;
 pub mod image_tag;
 pub mod lint_ci;
 pub mod resctrl_standin;

@@ -438,12 +438,17 @@ fn the_subscribed_events_are_the_events_the_policy_handles() {
     assert_eq!(offered, levels);
 }
 
-/// The one job allowed to write, and what it may write.
-const PUBLISH_JOB: (&str, &str, &str) = ("ci.yaml", "publish", "packages");
+/// The jobs allowed to write, what they may write, and the `if:` or events that keep them
+/// off pull requests: the main-branch publish job, and the scheduled registry prune.
+const WRITERS: [(&str, &str, &str); 2] = [
+    ("ci.yaml", "publish", "packages"),
+    ("prune.yaml", "prune", "packages"),
+];
 
 #[test]
-fn only_the_main_branch_publish_job_can_write_and_workflows_grant_nothing_by_default() {
-    for w in workflows().values() {
+fn only_the_main_branch_publish_and_the_scheduled_prune_can_write() {
+    let all = workflows();
+    for w in all.values() {
         assert!(
             w.doc["permissions"].as_hash().is_some_and(|h| h.is_empty()),
             "{}: top-level permissions must be {{}}",
@@ -456,29 +461,36 @@ fn only_the_main_branch_publish_job_can_write_and_workflows_grant_nothing_by_def
                 w.file
             );
             for (scope, access) in hash_entries(&job["permissions"]) {
-                if access.as_str() != Some("write") {
-                    continue;
+                if access.as_str() == Some("write") {
+                    assert!(
+                        WRITERS.contains(&(w.file.as_str(), name, scope)),
+                        "{}: job {name} can write {scope}",
+                        w.file
+                    );
                 }
-                assert_eq!(
-                    (w.file.as_str(), name, scope),
-                    PUBLISH_JOB,
-                    "{}: job {name} can write {scope}",
-                    w.file
-                );
-                assert_eq!(
-                    job["if"].as_str(),
-                    Some("github.event_name == 'push' && github.ref == 'refs/heads/main'"),
-                    "the publish job must run on pushes to main only"
-                );
             }
         }
     }
-    let all = workflows();
-    let publish = &all[PUBLISH_JOB.0].doc["jobs"][PUBLISH_JOB.1];
+    for (file, job, scope) in WRITERS {
+        assert_eq!(
+            all[file].doc["jobs"][job]["permissions"][scope].as_str(),
+            Some("write"),
+            "{file}: job {job} exists and can write {scope}"
+        );
+    }
     assert_eq!(
-        publish["permissions"][PUBLISH_JOB.2].as_str(),
-        Some("write"),
-        "the publish job exists and can push"
+        all["ci.yaml"].doc["jobs"]["publish"]["if"].as_str(),
+        Some("github.event_name == 'push' && github.ref == 'refs/heads/main'"),
+        "the publish job must run on pushes to main only"
+    );
+    let prune_events: BTreeSet<&str> = hash_entries(&all["prune.yaml"].doc["on"])
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        prune_events,
+        BTreeSet::from(["schedule", "workflow_dispatch"]),
+        "the prune must never run for a pull request"
     );
 }
 
