@@ -8,6 +8,7 @@ mod ctx;
 mod exec;
 mod kernel_matrix;
 mod level;
+mod ownership;
 mod plan;
 mod probe;
 mod project;
@@ -103,7 +104,9 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             container::build::load_plan(&ctx, &container::engine::Engine::detect()?, &args.input)
         }
     };
-    execute(cli, style, plan)
+    let code = execute(cli, style, plan);
+    ownership::hand_back_after_sudo(cli.globals.junit.as_deref());
+    code
 }
 
 /// `--container`: the same command inside the builder image (built first if missing).
