@@ -123,6 +123,7 @@ fn in_container(cli: &Cli, ctx: &Ctx, style: Style) -> anyhow::Result<ExitCode> 
             save: None,
             rust_image: None,
             ci_tags: false,
+            cache_from: None,
         };
         let built = execute(cli, style, container::build::plan(ctx, &engine, &args)?)?;
         if built != ExitCode::SUCCESS {

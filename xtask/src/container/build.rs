@@ -29,6 +29,11 @@ pub struct BuildArgs {
     /// (`pr-<N>-<head sha7>`, `<branch>-<sha7>`, `sha-<sha7>` + `latest`), saved with it.
     #[arg(long)]
     pub ci_tags: bool,
+    /// Reuse the layers of this image (e.g. the registry's `…/builder:latest`, pushed by
+    /// CI on main): an unchanged dependency recipe then skips compiling the dependencies.
+    /// A missing or unreadable image only costs the cache.
+    #[arg(long, value_name = "IMAGE")]
+    pub cache_from: Option<String>,
 }
 
 /// Whether an image exists locally.
@@ -96,6 +101,7 @@ fn plan_with_tags(ctx: &Ctx, engine: &Engine, args: &BuildArgs, tags: &[String])
             "--build-arg",
             &rust_image,
         ])
+        .args(cache_args(engine.kind, args))
         // podman pulls only what is missing; with a local stand-in nothing is pulled.
         .arg(root);
     plan.push(
@@ -135,6 +141,39 @@ fn plan_with_tags(ctx: &Ctx, engine: &Engine, args: &BuildArgs, tags: &[String])
     plan
 }
 
+/// The arguments that make a build reuse `--cache-from`'s layers and, for CI builds, make
+/// the image serve as a cache itself.
+fn cache_args(kind: Kind, args: &BuildArgs) -> Vec<String> {
+    let mut out = Vec::new();
+    // docker's BuildKit reads a registry image's layers as cache only when the image
+    // carries inline cache metadata, which it writes only when asked.
+    if kind == Kind::Docker && (args.ci_tags || args.cache_from.is_some()) {
+        out.extend([
+            "--build-arg".to_string(),
+            "BUILDKIT_INLINE_CACHE=1".to_string(),
+        ]);
+    }
+    if let Some(image) = &args.cache_from {
+        let image = image.to_ascii_lowercase();
+        match kind {
+            Kind::Docker => out.extend(["--cache-from".to_string(), image]),
+            // podman's cache is a repository (tags are its own), used with --layers.
+            Kind::Podman => {
+                let repository = match image.rsplit_once(':') {
+                    Some((repo, tag)) if !tag.contains('/') => repo.to_string(),
+                    _ => image,
+                };
+                out.extend([
+                    "--layers".to_string(),
+                    "--cache-from".to_string(),
+                    repository,
+                ]);
+            }
+        }
+    }
+    out
+}
+
 /// Load a saved image.
 pub fn load_plan(ctx: &Ctx, engine: &Engine, input: &std::path::Path) -> Plan {
     let mut plan = Plan::default();
@@ -160,6 +199,7 @@ mod tests {
             save: Some("target/xtask/images/builder.tar".into()),
             rust_image: Some("rust:x".into()),
             ci_tags: true,
+            cache_from: None,
         };
         let tags = ["pr-7-0123456".to_string()];
         let plan = plan_with_tags(&Ctx::for_tests(true), &engine, &args, &tags);
@@ -173,11 +213,44 @@ mod tests {
             ]
         );
         let rendered = plan.render();
+        assert!(rendered.contains("BUILDKIT_INLINE_CACHE=1"), "{rendered}");
         assert!(
             rendered.contains(
                 "docker save --output target/xtask/images/builder.tar localhost/resctrl-collector/builder:dev localhost/resctrl-collector/builder:pr-7-0123456"
             ),
             "{rendered}"
+        );
+    }
+
+    #[test]
+    fn a_cache_image_is_passed_in_each_engines_form() {
+        let args = BuildArgs {
+            target: Target::Builder,
+            save: None,
+            rust_image: None,
+            ci_tags: false,
+            cache_from: Some("ghcr.io/Owner/Repo/builder:latest".into()),
+        };
+        assert_eq!(
+            cache_args(Kind::Docker, &args),
+            [
+                "--build-arg",
+                "BUILDKIT_INLINE_CACHE=1",
+                "--cache-from",
+                "ghcr.io/owner/repo/builder:latest"
+            ]
+        );
+        assert_eq!(
+            cache_args(Kind::Podman, &args),
+            ["--layers", "--cache-from", "ghcr.io/owner/repo/builder"]
+        );
+        let local = BuildArgs {
+            cache_from: None,
+            ..args
+        };
+        assert!(
+            cache_args(Kind::Docker, &local).is_empty(),
+            "local builds unchanged"
         );
     }
 }
