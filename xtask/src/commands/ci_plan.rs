@@ -169,7 +169,21 @@ pub fn run(args: &CiPlanArgs) -> anyhow::Result<()> {
             (None, None) => changed_since(&default_base(&args.default_branch)?)?,
         }
     };
-    let plan = decide(
+    let compared = match (&changes, &args.changed_files, &args.base) {
+        (Changes::Unknown, ..) => None,
+        (Changes::Files(files), Some(file), _) => Some(format!(
+            "{} changed files listed in {}",
+            files.len(),
+            file.display()
+        )),
+        (Changes::Files(files), None, base) => Some(format!(
+            "{} files changed since the merge-base with {}",
+            files.len(),
+            base.clone()
+                .map_or_else(|| default_base(&args.default_branch), Ok)?
+        )),
+    };
+    let mut plan = decide(
         &event,
         &git_ref,
         dispatch_level,
@@ -177,6 +191,9 @@ pub fn run(args: &CiPlanArgs) -> anyhow::Result<()> {
         &args.default_branch,
         suites::registry(),
     )?;
+    if let Some(compared) = compared {
+        plan.reason = format!("{}; {compared}", plan.reason);
+    }
     println!("{}", plan.to_json());
     if let Some(path) = env("GITHUB_OUTPUT") {
         let mut file = std::fs::OpenOptions::new()
