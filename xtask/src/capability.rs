@@ -24,19 +24,22 @@ pub enum Capability {
     Qemu,
     /// A working `/dev/kvm` (faster kernel boots).
     Kvm,
+    /// `/dev/fuse`, to mount the resctrl stand-in.
+    Fuse,
     /// Hardware performance counters (a core PMU).
     PerfCounters,
 }
 
 impl Capability {
     /// Every capability, in the order `doctor` lists them.
-    pub const ALL: [Capability; 7] = [
+    pub const ALL: [Capability; 8] = [
         Capability::Root,
         Capability::Cgroups,
         Capability::ResctrlMonitoring,
         Capability::ContainerEngine,
         Capability::Qemu,
         Capability::Kvm,
+        Capability::Fuse,
         Capability::PerfCounters,
     ];
 
@@ -49,6 +52,7 @@ impl Capability {
             Capability::ContainerEngine => "container-engine",
             Capability::Qemu => "qemu",
             Capability::Kvm => "kvm",
+            Capability::Fuse => "fuse",
             Capability::PerfCounters => "perf-counters",
         }
     }
@@ -220,6 +224,13 @@ impl Host {
                 kvm::KvmFacts::Absent => Err("/dev/kvm is absent".to_string()),
                 kvm::KvmFacts::Unusable(why) => Err(format!("/dev/kvm is unusable: {why}")),
             },
+            Capability::Fuse => {
+                if self.root.exists("/dev/fuse") {
+                    Ok(())
+                } else {
+                    Err("/dev/fuse is absent: load the fuse module (modprobe fuse) or run where FUSE is available".to_string())
+                }
+            }
             Capability::PerfCounters => match &self.perf().hardware_pmu {
                 Some(_) => Ok(()),
                 None => Err(

@@ -11,6 +11,7 @@ use crate::commands::e2e::{E2eArgs, SuiteArgs};
 use crate::commands::fmt::FmtArgs;
 use crate::commands::image_prune::ImagePruneArgs;
 use crate::commands::image_tag::ImageTagArgs;
+use crate::commands::mutants::MutantsArgs;
 use crate::commands::resctrl_standin::ResctrlStandinArgs;
 use crate::commands::run_steps::RunStepsArgs;
 use crate::commands::unit::UnitArgs;
@@ -86,6 +87,10 @@ pub enum Command {
     /// Delete registry image versions past their retention (`pr-*` 1 day, branch tags 7
     /// days, `sha-*` 30 days; `latest`, releases and untagged kept), through the gh CLI.
     ImagePrune(ImagePruneArgs),
+    /// Mutation testing: cargo-mutants (installed on first use) over the core files, or the
+    /// named ones, or what changed since --base; fails on a survivor not accepted in
+    /// .config/mutants-allowed.txt.
+    Mutants(MutantsArgs),
     /// Mount a resctrl stand-in (the fake served over FUSE) at --mount DIR to try the
     /// collector or plugin by hand, until Ctrl-C (needs root and /dev/fuse).
     ResctrlStandin(ResctrlStandinArgs),
@@ -99,11 +104,20 @@ pub enum Command {
     RunSteps(RunStepsArgs),
 }
 
+/// Whether `name` is a command declared in [`Command`] (rather than made from the registry).
+fn is_declared(name: &str) -> bool {
+    <Cli as CommandFactory>::command()
+        .find_subcommand(name)
+        .is_some()
+}
+
 impl Cli {
     /// The command line: the declared commands plus one per registered suite.
     pub fn definition() -> clap::Command {
         suites::registry()
             .iter()
+            // A suite with a command of its own (`mutants`) keeps that command's options.
+            .filter(|suite| !is_declared(suite.name))
             .fold(<Cli as CommandFactory>::command(), |cli, suite| {
                 // After the arguments, whose struct doc would otherwise become the about.
                 let command = SuiteArgs::augment_args(clap::Command::new(suite.name));
@@ -129,6 +143,7 @@ impl Cli {
         let matches = Self::definition().try_get_matches_from(args)?;
         let suite = matches
             .subcommand()
+            .filter(|(name, _)| !is_declared(name))
             .and_then(|(name, sub)| Some((suites::find(name).ok()?, sub)));
         match suite {
             Some((suite, sub)) => Ok(Cli {
@@ -161,6 +176,7 @@ impl Command {
             Command::Container(ContainerCommand::Build(_)) => "container build".into(),
             Command::Container(ContainerCommand::Load(_)) => "container load".into(),
             Command::Container(ContainerCommand::Push(_)) => "container push".into(),
+            Command::Mutants(_) => "mutants".into(),
             Command::ResctrlStandin(_) => "resctrl-standin".into(),
             Command::Suite(suite, ..) => suite.name.into(),
             Command::RunSteps(_) => "run-steps".into(),
@@ -186,7 +202,7 @@ mod tests {
 
     #[test]
     fn every_registered_suite_is_a_command_of_its_own() {
-        for suite in suites::registry() {
+        for suite in suites::registry().iter().filter(|s| s.name != "mutants") {
             let cli = parse(&[suite.name, "--strict", "--archive-file", "t.tar.zst"])
                 .unwrap_or_else(|err| panic!("{}: {err}", suite.name));
             match cli.command {
@@ -205,6 +221,11 @@ mod tests {
                 .map(|about| about.to_string());
             assert_eq!(help.as_deref(), Some(suite.about));
         }
+        // The mutants suite's command is the `mutants` command, with all its options.
+        assert!(matches!(
+            parse(&["mutants"]).unwrap().command,
+            Command::Mutants(_)
+        ));
     }
 
     #[test]

@@ -89,6 +89,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Ci(CiCommand::Fast(args)) => commands::ci::fast_plan(&ctx, args)?,
         Command::Ci(CiCommand::All(args)) => commands::ci::all_plan(&ctx, &Host::system(), args)?,
         Command::Suite(suite, args, matches) => suite_plan(&ctx, suite, args, matches)?,
+        Command::Mutants(args) => commands::mutants::plan(&ctx, args)?,
         Command::ResctrlStandin(args) => commands::resctrl_standin::plan(&ctx, args)?,
         Command::RunSteps(args) => commands::run_steps::plan(&ctx, args)?,
         Command::Container(ContainerCommand::Base) => {

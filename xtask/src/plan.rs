@@ -235,6 +235,37 @@ pub trait StepIo {
     fn run(&mut self, exec: &Exec) -> anyhow::Result<()>;
 }
 
+/// A [`StepIo`] for tests of task code: it keeps the lines and runs programs directly.
+#[cfg(test)]
+pub mod testing {
+    use super::{Exec, StepIo};
+
+    /// Records every line a task reports.
+    #[derive(Debug, Default)]
+    pub struct Lines {
+        /// What was reported, in order.
+        pub lines: Vec<String>,
+    }
+
+    impl StepIo for Lines {
+        fn line(&mut self, text: &str) {
+            self.lines.push(text.to_string());
+        }
+
+        fn check_interrupted(&self) -> anyhow::Result<()> {
+            Ok(())
+        }
+
+        fn run(&mut self, exec: &Exec) -> anyhow::Result<()> {
+            let out = exec.to_command().output()?;
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            self.lines.extend(text.lines().map(str::to_string));
+            anyhow::ensure!(out.status.success(), "`{exec}` failed: {}", out.status);
+            Ok(())
+        }
+    }
+}
+
 /// The code of a [`Task`].
 pub type TaskFn = dyn Fn(&mut dyn StepIo) -> anyhow::Result<()> + Send + Sync;
 

@@ -257,8 +257,8 @@ fn readings_set_on_the_fake_are_what_the_reader_sees_per_domain() {
     assert_eq!(d0.mbm_total_bytes, Reading::Value(5000));
     assert_eq!(d0.mbm_local_bytes, Reading::Absent);
     assert_eq!(d1.llc_occupancy, Reading::Unavailable);
-    assert_eq!(d1.mbm_total_bytes, Reading::Unavailable);
-    assert_eq!(d1.mbm_local_bytes, Reading::Unavailable);
+    assert_eq!(d1.mbm_total_bytes, Reading::Error);
+    assert_eq!(d1.mbm_local_bytes, Reading::Unassigned);
     let text = |rel: &str| fs::read_to_string(group.join("mon_data").join(rel)).expect("read");
     assert_eq!(text("mon_L3_01/llc_occupancy"), "Unavailable\n");
     assert_eq!(text("mon_L3_01/mbm_total_bytes"), "Error\n");
@@ -280,7 +280,7 @@ fn readings_set_on_the_fake_are_what_the_reader_sees_per_domain() {
     let readings = rc.read_group_monitoring(&group).expect("read");
     assert_eq!(
         readings.domain(0).expect("domain 0").llc_occupancy,
-        Reading::Unavailable
+        Reading::Error
     );
 }
 

@@ -247,6 +247,7 @@ capabilities (what e2e suites can ask for):
   container-engine    no: no container engine: install one with `apt-get install podman runc`
   qemu                no: qemu-system-x86_64 not found on PATH; install it with `apt-get install qemu-system-x86`
   kvm                 no: /dev/kvm is absent
+  fuse                no: /dev/fuse is absent: load the fuse module (modprobe fuse) or run where FUSE is available
   perf-counters       no: no hardware performance counters (no core PMU under /sys/bus/event_source/devices; a VM without a virtual PMU)
 ";
         assert_eq!(text, expected);

@@ -165,7 +165,8 @@ mod tests {
                 "flags\t: fpu rdt_a cqm_llc cqm_occup_llc cqm_mbm_total\n",
             )
             .dir("/sys/fs/resctrl")
-            .dir("/sys/bus/event_source/devices/cpu");
+            .dir("/sys/bus/event_source/devices/cpu")
+            .file("/dev/fuse", "");
         Host::fixture(fx.root())
     }
 

@@ -73,7 +73,7 @@ fn steps(ctx: &SuiteCtx<'_>) -> anyhow::Result<Vec<Step>> {
 }
 
 /// Adds the provisioned assets' environment to a test step.
-fn with_assets(mut step: Step, layout: &Layout) -> Step {
+pub(super) fn with_assets(mut step: Step, layout: &Layout) -> Step {
     if let Action::Exec(exec) = &mut step.action {
         for (key, value) in layout.env() {
             *exec = exec.clone().env(key, value);

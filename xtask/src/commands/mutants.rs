@@ -1,0 +1,391 @@
+//! `cargo xtask mutants [--changed [--base REV] | --file F...] [--timeout S] [--jobs N]`:
+//! mutation testing with cargo-mutants (pinned, installed into `target/xtask/tools`), over
+//! the workspace's core files by default, with nextest. Every missed mutant fails the run
+//! unless `.config/mutants-allowed.txt` accepts it with a reason.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use xshell::cmd;
+
+use crate::ctx::Ctx;
+use crate::exec::interrupt::Interrupted;
+use crate::plan::{Exec, Plan, Step, StepIo};
+use crate::project;
+
+/// The pinned cargo-mutants.
+const VERSION: &str = "27.1.0";
+/// Survivors accepted on purpose, one per line: `<file>: <mutation>  # <reason>`.
+pub const ALLOWLIST: &str = ".config/mutants-allowed.txt";
+
+/// The core files mutated when none are named: the logic whose tests must catch bugs.
+pub const CORE: &[&str] = &[
+    "crates/resctrl/src/group.rs",
+    "crates/resctrl/src/cleanup.rs",
+    "crates/resctrl/src/fake/*.rs",
+    "crates/nri-resctrl-plugin/src/ops.rs",
+    "crates/nri-resctrl-plugin/src/plugin.rs",
+    "crates/nri-resctrl-plugin/src/retry.rs",
+    "crates/nri-resctrl-plugin/src/reconcile.rs",
+    "crates/nri-resctrl-plugin/src/state.rs",
+    "crates/nri-resctrl-plugin/src/sync.rs",
+    "crates/nri-resctrl-plugin/src/startup.rs",
+    "crates/collector/src/series.rs",
+    "crates/collector/src/sampler.rs",
+    "crates/collector/src/tick.rs",
+    "crates/collector/src/spool.rs",
+    "xtask/src/main.rs",
+    "xtask/src/exec/*.rs",
+    "xtask/src/commands/ci.rs",
+];
+
+/// Arguments of `mutants`.
+#[derive(clap::Args, Debug, Default, PartialEq, Eq)]
+pub struct MutantsArgs {
+    /// Mutate only code changed since the merge-base with `--base` (what a pull request
+    /// runs).
+    #[arg(long, conflicts_with = "files")]
+    pub changed: bool,
+    /// The revision `--changed` compares with.
+    #[arg(
+        long,
+        value_name = "REV",
+        default_value = "origin/main",
+        requires = "changed"
+    )]
+    pub base: String,
+    /// Mutate these files (globs as cargo-mutants takes them) instead of the core list.
+    #[arg(long = "file", value_name = "FILE")]
+    pub files: Vec<String>,
+    /// Seconds a mutant's tests may take before it counts as a timeout.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub timeout: u64,
+    /// Mutants built and tested at once (each needs a copy of the tree and a core).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub jobs: u32,
+}
+
+/// The tool's home.
+fn tool_root() -> PathBuf {
+    project::xtask_dir().join("tools").join("cargo-mutants")
+}
+
+/// Where the run's results go (`mutants.out/` below it).
+fn output_dir() -> PathBuf {
+    project::xtask_dir().join("mutants")
+}
+
+/// Two steps: the pinned tool, then the run and its verdict against the allowlist.
+pub fn plan(ctx: &Ctx, args: &MutantsArgs) -> anyhow::Result<Plan> {
+    let sh = &ctx.sh;
+    let bin = tool_root().join("bin").join("cargo-mutants");
+    let root = tool_root();
+    let mut plan = Plan::default();
+    plan.push(
+        Step::task(
+            "mutants: tool",
+            format!(
+                "cargo install --locked --root {} cargo-mutants@{VERSION} (if missing)",
+                root.display()
+            ),
+            move |io| install(io, &root),
+        )
+        .in_chain("mutants"),
+    );
+    let mut selection: Vec<String> = Vec::new();
+    let diff = output_dir().join("changes.diff");
+    if args.changed {
+        selection.extend(["--in-diff".to_string(), diff.display().to_string()]);
+    } else {
+        let files: Vec<String> = if args.files.is_empty() {
+            CORE.iter().map(|f| f.to_string()).collect()
+        } else {
+            args.files.clone()
+        };
+        for file in files {
+            selection.extend(["--file".to_string(), file]);
+        }
+    }
+    let (timeout, jobs) = (args.timeout.to_string(), args.jobs.to_string());
+    let out = output_dir();
+    let exec = Exec::from(cmd!(
+        sh,
+        "{bin} mutants --test-tool nextest --no-shuffle --copy-vcs true --timeout {timeout} --jobs {jobs} --output {out} {selection...}"
+    ));
+    let base = args.base.clone();
+    let changed = args.changed;
+    plan.push(
+        Step::task(
+            "mutants",
+            format!("run: {exec}; then the survivors against {ALLOWLIST}"),
+            move |io| {
+                if changed {
+                    write_diff(&base, &diff)?;
+                }
+                // cargo-mutants exits non-zero when mutants survive; the verdict is ours.
+                if let Err(err) = io.run(&exec) {
+                    if err.is::<Interrupted>() {
+                        return Err(err);
+                    }
+                    if !out.join("mutants.out/outcomes.json").exists() {
+                        return Err(err);
+                    }
+                }
+                verdict(
+                    io,
+                    &out.join("mutants.out"),
+                    &project::root().join(ALLOWLIST),
+                )
+            },
+        )
+        .in_chain("mutants"),
+    );
+    Ok(plan)
+}
+
+fn install(io: &mut dyn StepIo, root: &Path) -> anyhow::Result<()> {
+    let bin = root.join("bin").join("cargo-mutants");
+    let have = std::process::Command::new(&bin).arg("--version").output();
+    if have.is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(VERSION)) {
+        io.line(&format!(
+            "cargo-mutants {VERSION} already installed in {}",
+            root.display()
+        ));
+        return Ok(());
+    }
+    let sh = project::shell()?;
+    let spec = format!("cargo-mutants@{VERSION}");
+    io.run(&Exec::from(cmd!(
+        sh,
+        "cargo install --locked --root {root} {spec}"
+    )))
+    .context("installing cargo-mutants from crates.io")
+}
+
+/// The changes a pull request makes: the diff from the merge-base with `base`.
+fn write_diff(base: &str, to: &Path) -> anyhow::Result<()> {
+    let sh = project::shell()?;
+    let merge_base = cmd!(sh, "git merge-base {base} HEAD")
+        .quiet()
+        .read()
+        .with_context(|| format!("finding the merge-base with {base} (pass --base REV)"))?;
+    let diff = cmd!(sh, "git diff {merge_base}")
+        .quiet()
+        .read()
+        .with_context(|| format!("diffing against {merge_base}"))?;
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(to, diff + "\n").with_context(|| format!("writing {}", to.display()))
+}
+
+/// A missed mutant as cargo-mutants lists it: `path:line:col: mutation`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Survivor {
+    file: String,
+    location: String,
+    mutation: String,
+}
+
+fn parse_survivor(line: &str) -> Option<Survivor> {
+    let (file, rest) = line.split_once(':')?;
+    let (line_no, rest) = rest.split_once(':')?;
+    let (col, mutation) = rest.split_once(": ")?;
+    Some(Survivor {
+        file: file.to_string(),
+        location: format!("{file}:{line_no}:{col}"),
+        mutation: mutation.trim().to_string(),
+    })
+}
+
+/// The allowlist: `(file, mutation)` pairs, each with its reason.
+fn parse_allowlist(text: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let mut entries = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((entry, reason)) = line.split_once("  # ") else {
+            bail!(
+                "{ALLOWLIST} line {}: `{line}` has no `  # reason`",
+                index + 1
+            );
+        };
+        let Some((file, mutation)) = entry.split_once(": ") else {
+            bail!(
+                "{ALLOWLIST} line {}: `{entry}` is not `<file>: <mutation>`",
+                index + 1
+            );
+        };
+        if reason.trim().is_empty() {
+            bail!("{ALLOWLIST} line {}: the reason is empty", index + 1);
+        }
+        entries.push((file.trim().to_string(), mutation.trim().to_string()));
+    }
+    Ok(entries)
+}
+
+/// Counts every outcome, lists every missed mutant, and fails on one the allowlist does
+/// not accept (matched by file and mutation, not line, so edits above it do not matter).
+fn verdict(io: &mut dyn StepIo, results: &Path, allowlist: &Path) -> anyhow::Result<()> {
+    let lines = |name: &str| -> Vec<String> {
+        std::fs::read_to_string(results.join(name))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let (caught, missed, unviable, timeout) = (
+        lines("caught.txt"),
+        lines("missed.txt"),
+        lines("unviable.txt"),
+        lines("timeout.txt"),
+    );
+    io.line(&format!(
+        "{} caught, {} missed, {} unviable, {} timeout",
+        caught.len(),
+        missed.len(),
+        unviable.len(),
+        timeout.len()
+    ));
+    let allowed = match std::fs::read_to_string(allowlist) {
+        Ok(text) => parse_allowlist(&text)?,
+        Err(_) => Vec::new(),
+    };
+    let mut unexpected = Vec::new();
+    for line in &missed {
+        let Some(survivor) = parse_survivor(line) else {
+            bail!("cannot read cargo-mutants' missed.txt line `{line}`");
+        };
+        let accepted = allowed
+            .iter()
+            .any(|(file, mutation)| *file == survivor.file && *mutation == survivor.mutation);
+        io.line(&format!(
+            "missed: {}: {}{}",
+            survivor.location,
+            survivor.mutation,
+            if accepted { " (allowed)" } else { "" }
+        ));
+        if !accepted {
+            unexpected.push(survivor);
+        }
+    }
+    for line in &timeout {
+        io.line(&format!("timeout: {line}"));
+    }
+    if unexpected.is_empty() {
+        Ok(())
+    } else {
+        bail!(
+            "{} mutant(s) survived that {ALLOWLIST} does not accept: add a test that fails on each, or accept it there with a reason",
+            unexpected.len()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn survivors_are_read_as_cargo_mutants_lists_them() {
+        assert_eq!(
+            parse_survivor("crates/x/src/a.rs:12:5: replace f -> bool with true"),
+            Some(Survivor {
+                file: "crates/x/src/a.rs".into(),
+                location: "crates/x/src/a.rs:12:5".into(),
+                mutation: "replace f -> bool with true".into(),
+            })
+        );
+        assert_eq!(parse_survivor("garbage"), None);
+    }
+
+    #[test]
+    fn allowlist_entries_need_a_reason() {
+        let entries = parse_allowlist(
+            "# accepted survivors\ncrates/x/src/a.rs: replace f -> bool with true  # only a log level\n",
+        )
+        .expect("valid allowlist");
+        assert_eq!(
+            entries,
+            [(
+                "crates/x/src/a.rs".to_string(),
+                "replace f -> bool with true".to_string()
+            )]
+        );
+        let err = parse_allowlist("crates/x/src/a.rs: replace f\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 1") && err.contains("no `  # reason`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_default_run_mutates_the_core_with_nextest() {
+        let plan = plan(
+            &Ctx::for_tests(true),
+            &MutantsArgs {
+                timeout: 120,
+                jobs: 1,
+                ..Default::default()
+            },
+        )
+        .expect("a plan")
+        .render();
+        assert!(plan.contains("--test-tool nextest"), "{plan}");
+        assert!(
+            plan.contains("--file crates/nri-resctrl-plugin/src/ops.rs"),
+            "{plan}"
+        );
+        assert!(plan.contains("--file 'xtask/src/exec/*.rs'"), "{plan}");
+        let changed = plan_for(&["--changed"]);
+        assert!(changed.contains("--in-diff"), "{changed}");
+        assert!(!changed.contains("--file"), "{changed}");
+    }
+
+    fn plan_for(extra: &[&str]) -> String {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            args: MutantsArgs,
+        }
+        let args =
+            Wrapper::parse_from(std::iter::once("mutants").chain(extra.iter().copied())).args;
+        plan(&Ctx::for_tests(true), &args).expect("a plan").render()
+    }
+
+    #[test]
+    fn a_survivor_outside_the_allowlist_fails_and_an_allowed_one_does_not() {
+        let dir = tempfile::tempdir().expect("scratch dir");
+        let results = dir.path().join("mutants.out");
+        std::fs::create_dir_all(&results).unwrap();
+        std::fs::write(results.join("caught.txt"), "a\nb\n").unwrap();
+        std::fs::write(
+            results.join("missed.txt"),
+            "crates/x/src/a.rs:3:1: replace f with ()\ncrates/x/src/a.rs:9:1: replace g -> bool with false\n",
+        )
+        .unwrap();
+        let allow = dir.path().join("allowed.txt");
+        std::fs::write(
+            &allow,
+            "crates/x/src/a.rs: replace f with ()  # logging only\n",
+        )
+        .unwrap();
+        let mut io = crate::plan::testing::Lines::default();
+        let err = verdict(&mut io, &results, &allow).unwrap_err().to_string();
+        assert!(err.starts_with("1 mutant(s) survived"), "{err}");
+        assert_eq!(io.lines[0], "2 caught, 2 missed, 0 unviable, 0 timeout");
+        assert!(
+            io.lines[1].ends_with("replace f with () (allowed)"),
+            "{:?}",
+            io.lines
+        );
+        std::fs::write(&allow, "crates/x/src/a.rs: replace f with ()  # logging only\ncrates/x/src/a.rs: replace g -> bool with false  # unreachable\n").unwrap();
+        verdict(&mut io, &results, &allow).expect("every survivor accepted");
+    }
+}
