@@ -9,6 +9,7 @@ use crate::commands::ci::CiCommand;
 use crate::commands::doctor::DoctorArgs;
 use crate::commands::e2e::{E2eArgs, SuiteArgs};
 use crate::commands::fmt::FmtArgs;
+use crate::commands::image_prune::ImagePruneArgs;
 use crate::commands::image_tag::ImageTagArgs;
 use crate::commands::mutants::MutantsArgs;
 use crate::commands::resctrl_standin::ResctrlStandinArgs;
@@ -143,6 +144,12 @@ pub enum Command {
         after_help = "Examples:\n  cargo xtask image-tag\n  cargo xtask image-tag --ref refs/pull/12/merge --sha 0123456789abcdef"
     )]
     ImageTag(ImageTagArgs),
+    /// Delete registry image versions past their retention (`pr-*` 1 day, branch tags 7
+    /// days, `sha-*` 30 days; `latest`, releases and untagged kept), through the gh CLI.
+    #[command(
+        after_help = "Examples:\n  cargo xtask image-prune --owner acme --package repo/builder --list-only\n  cargo xtask image-prune --owner acme --package repo/builder"
+    )]
+    ImagePrune(ImagePruneArgs),
     /// Mutation testing: cargo-mutants (installed on first use) over the core files, or the
     /// named ones, or what changed since --base; fails on a survivor not accepted in
     /// .config/mutants-allowed.txt.
@@ -254,14 +261,17 @@ impl Command {
             Command::Doctor(_) => "doctor".into(),
             Command::List => "list".into(),
             Command::E2e(args) => format!("e2e --level {}", args.level),
-            Command::Ci(CiCommand::Fast) => "ci fast".into(),
+            Command::Ci(CiCommand::Fast(_)) => "ci fast".into(),
             Command::Ci(CiCommand::All(args)) => format!("ci all --level {}", args.level),
             Command::Ci(CiCommand::Plan(_)) => "ci plan".into(),
+            Command::Ci(CiCommand::Summary(_)) => "ci summary".into(),
             Command::ImageTag(_) => "image-tag".into(),
+            Command::ImagePrune(_) => "image-prune".into(),
             Command::Container(ContainerCommand::Base) => "container base".into(),
             Command::Container(ContainerCommand::Build(_)) => "container build".into(),
             Command::Container(ContainerCommand::Load(_)) => "container load".into(),
             Command::Container(ContainerCommand::Clean) => "container clean".into(),
+            Command::Container(ContainerCommand::Push(_)) => "container push".into(),
             Command::Mutants(_) => "mutants".into(),
             Command::ResctrlStandin(_) => "resctrl-standin".into(),
             Command::Suite(suite, ..) => suite.name.into(),
@@ -273,8 +283,9 @@ impl Command {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::ci::CiAllArgs;
+    use crate::commands::ci::{CiAllArgs, CiFastArgs};
     use crate::level::Level;
+    use std::path::Path;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_args(["cargo xtask"].iter().chain(args))
@@ -404,8 +415,17 @@ mod tests {
         ));
         assert!(matches!(
             parse(&["ci", "fast"]).unwrap().command,
-            Command::Ci(CiCommand::Fast)
+            Command::Ci(CiCommand::Fast(CiFastArgs { archive_file: None }))
         ));
+        match parse(&["ci", "fast", "--archive-file", "t.tar.zst"])
+            .unwrap()
+            .command
+        {
+            Command::Ci(CiCommand::Fast(args)) => {
+                assert_eq!(args.archive_file.as_deref(), Some(Path::new("t.tar.zst")))
+            }
+            other => panic!("{other:?}"),
+        }
         match parse(&[
             "ci",
             "plan",
@@ -427,6 +447,52 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(parse(&["ci", "plan", "--base", "x", "--changed-files", "f"]).is_err());
+        match parse(&[
+            "ci",
+            "summary",
+            "--junit-dir",
+            "j",
+            "--job",
+            "build=success",
+            "--job",
+            "fast=failure",
+        ])
+        .unwrap()
+        .command
+        {
+            Command::Ci(CiCommand::Summary(args)) => assert_eq!(args.jobs.len(), 2),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["ci", "summary", "--junit-dir", "j", "--job", "x=maybe"]).is_err());
+        match parse(&[
+            "image-prune",
+            "--owner",
+            "o",
+            "--package",
+            "r/builder",
+            "--owner-type",
+            "User",
+            "--list-only",
+        ])
+        .unwrap()
+        .command
+        {
+            Command::ImagePrune(args) => {
+                assert!(args.list_only);
+                assert_eq!(
+                    args.owner_type,
+                    crate::commands::image_prune::OwnerType::User
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            parse(&["container", "push", "--registry", "ghcr.io/o/r"])
+                .unwrap()
+                .command
+                .title(),
+            "container push"
+        );
         match parse(&[
             "image-tag",
             "--sha",

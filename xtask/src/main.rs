@@ -11,6 +11,7 @@ mod exec;
 mod kernel_matrix;
 mod level;
 mod output;
+mod ownership;
 mod plan;
 mod probe;
 mod project;
@@ -87,12 +88,17 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             print!("{}", commands::list::run(&cli::Cli::definition()));
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Ci(CiCommand::Summary(args)) => {
+            commands::ci_summary::run(args)?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::ImageTag(args) => {
             for tag in commands::image_tag::run(args)? {
                 println!("{tag}");
             }
             return Ok(ExitCode::SUCCESS);
         }
+        Command::ImagePrune(args) => commands::image_prune::plan(&ctx, args)?,
         Command::Fmt(args) => commands::fmt::plan(&ctx, args),
         Command::Clippy => commands::clippy::plan(&ctx),
         Command::LintCi => commands::lint_ci::plan(&ctx),
@@ -102,7 +108,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             let selection = Selection::from_args(args, ctx.ci)?;
             commands::e2e::plan(&ctx, &Host::system(), &selection)?
         }
-        Command::Ci(CiCommand::Fast) => commands::ci::fast_plan(&ctx)?,
+        Command::Ci(CiCommand::Fast(args)) => commands::ci::fast_plan(&ctx, args)?,
         Command::Ci(CiCommand::All(args)) => commands::ci::all_plan(&ctx, &Host::system(), args)?,
         Command::Suite(suite, args, matches) => suite_plan(&ctx, suite, args, matches)?,
         Command::Mutants(args) => commands::mutants::plan(&ctx, args)?,
@@ -110,14 +116,19 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::RunSteps(args) => commands::run_steps::plan(&ctx, args)?,
         Command::Container(ContainerCommand::Base) => container::base::plan(&ctx, &engine()?)?,
         Command::Container(ContainerCommand::Build(args)) => {
-            container::build::plan(&ctx, &engine()?, args)
+            container::build::plan(&ctx, &engine()?, args)?
+        }
+        Command::Container(ContainerCommand::Push(args)) => {
+            container::push::plan(&ctx, &engine()?, args)?
         }
         Command::Container(ContainerCommand::Load(args)) => {
             container::build::load_plan(&ctx, &engine()?, &args.input)
         }
         Command::Container(ContainerCommand::Clean) => container::clean::plan(&ctx, &engine()?),
     };
-    execute(cli, style, plan)
+    let code = execute(cli, style, plan);
+    ownership::hand_back_after_sudo(cli.globals.junit.as_deref());
+    code
 }
 
 /// `--container`: the same command inside the builder image, built first if missing or
@@ -128,11 +139,13 @@ fn in_container(cli: &Cli, ctx: &Ctx, style: Style) -> anyhow::Result<ExitCode> 
     let image = container::Target::Builder.image();
     let wanted = container::build::recipe_hash(project::root());
     let reason = if !container::build::image_exists(&engine, &image) {
+        container::run::refuse_to_build_under_ci(ctx.ci, &image)?;
         Some("is not on this host yet")
     } else if container::build::image_recipe(&engine, &image).as_deref() != Some(&wanted) {
         anyhow::ensure!(
             !ctx.ci,
-            "{image} was built from another Containerfile or Cargo.lock than this checkout's              (label {} is not {wanted}); build it in this run with `cargo xtask container build`",
+            "{image} was built from another Containerfile or Cargo.lock than this checkout's \
+             (label {} is not {wanted}); build it in this run with `cargo xtask container build`",
             container::build::RECIPE_LABEL
         );
         Some("was built from an older Containerfile or Cargo.lock")
@@ -147,8 +160,10 @@ fn in_container(cli: &Cli, ctx: &Ctx, style: Style) -> anyhow::Result<ExitCode> 
             target: container::Target::Builder,
             save: None,
             rust_image: None,
+            ci_tags: false,
+            cache_from: None,
         };
-        let built = execute(cli, style, container::build::plan(ctx, &engine, &args))?;
+        let built = execute(cli, style, container::build::plan(ctx, &engine, &args)?)?;
         if built != ExitCode::SUCCESS {
             return Ok(built);
         }

@@ -32,7 +32,7 @@ pub struct Variant {
 /// # Errors
 /// `ci fast` cannot be planned.
 pub fn variants(ctx: &Ctx) -> anyhow::Result<Vec<Variant>> {
-    let same = ci::fast_plan(ctx)?
+    let same = ci::fast_plan(ctx, &ci::CiFastArgs::default())?
         .steps
         .iter()
         .filter_map(|step| match &step.action {

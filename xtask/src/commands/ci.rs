@@ -1,5 +1,7 @@
 //! `cargo xtask ci fast` (the pre-push check) and `cargo xtask ci all` (what CI runs).
 
+use std::path::PathBuf;
+
 use super::e2e::{self, Selection};
 use super::fmt::FmtArgs;
 use super::unit::UnitArgs;
@@ -14,11 +16,12 @@ use crate::suites;
 #[derive(clap::Subcommand, Debug, PartialEq, Eq)]
 pub enum CiCommand {
     /// The fast tier: format check, workflow lint, clippy, unit tests and doctests. Minutes,
-    /// any machine.
+    /// any machine. With --archive-file the unit tests run from that archive and doctests are
+    /// left to `build --archive F --doctests`, so only clippy compiles.
     #[command(
         after_help = "Examples:\n  cargo xtask ci fast\n  cargo xtask ci fast -q          # results, digest and table only\n  cargo xtask --container ci fast"
     )]
-    Fast,
+    Fast(CiFastArgs),
     /// The whole test suite, as CI runs it: the fast tier, then every e2e suite at the level
     /// (cheap-short by default) under --strict.
     #[command(
@@ -31,6 +34,21 @@ pub enum CiCommand {
         after_help = "Examples:\n  cargo xtask ci plan --event pull_request --ref refs/pull/7/merge\n  cargo xtask ci plan --event push --ref main\n  cargo xtask ci plan --event workflow_dispatch --ref main --level full-short"
     )]
     Plan(super::ci_plan::CiPlanArgs),
+    /// For CI workflows: merge every job's JUnit file into one summary
+    /// ($GITHUB_STEP_SUMMARY) and fail if a needed job failed or was cancelled.
+    #[command(
+        after_help = "Examples:\n  cargo xtask ci summary --junit-dir junit --job fast=success --job e2e=failure\n  cargo xtask ci summary --junit-dir target/xtask --job build=success"
+    )]
+    Summary(super::ci_summary::CiSummaryArgs),
+}
+
+/// Arguments of `ci fast`.
+#[derive(clap::Args, Debug, Default, PartialEq, Eq)]
+pub struct CiFastArgs {
+    /// Run the unit tests from this archive (`cargo xtask build --archive F`) instead of
+    /// compiling them; doctests are not in an archive and do not run here.
+    #[arg(long, value_name = "FILE")]
+    pub archive_file: Option<PathBuf>,
 }
 
 /// Arguments of `ci all`.
@@ -44,20 +62,24 @@ pub struct CiAllArgs {
 /// fmt check, workflow lint and clippy at once, then unit tests and doctests at once. The
 /// cargo steps share the build directory lock, so their builds still take turns; what
 /// overlaps is everything else (measured: see the README's performance section).
-pub fn fast_plan(ctx: &Ctx) -> anyhow::Result<Plan> {
+pub fn fast_plan(ctx: &Ctx, args: &CiFastArgs) -> anyhow::Result<Plan> {
     // The static checks do not contend (rustfmt, Python linters, one cargo build), so they
     // run at once; then the tests (their own plan runs unit tests and doctests at once).
     let mut checks = fmt::plan(ctx, &FmtArgs::default());
     checks.extend(lint_ci::plan(ctx));
     checks.extend(clippy::plan(ctx));
     let mut plan = checks.concurrently("checks");
-    plan.extend(unit::plan(ctx, &UnitArgs::default())?);
+    let unit = UnitArgs {
+        archive_file: args.archive_file.clone(),
+        ..UnitArgs::default()
+    };
+    plan.extend(unit::plan(ctx, &unit)?);
     Ok(plan)
 }
 
 /// The fast tier followed by every e2e suite at `level`, strict.
 pub fn all_plan(ctx: &Ctx, host: &Host, args: &CiAllArgs) -> anyhow::Result<Plan> {
-    let mut plan = fast_plan(ctx)?;
+    let mut plan = fast_plan(ctx, &CiFastArgs::default())?;
     let selection = Selection {
         suites: suites::registry().iter().collect(),
         level: args.level,
@@ -67,4 +89,48 @@ pub fn all_plan(ctx: &Ctx, host: &Host, args: &CiAllArgs) -> anyhow::Result<Plan
     };
     plan.extend(e2e::plan(ctx, host, &selection)?);
     Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plan's rendered lines that run a program.
+    fn commands(plan: &Plan) -> Vec<String> {
+        plan.render()
+            .lines()
+            .filter(|l| l.contains("cargo ") || l.contains("actionlint") || l.contains("zizmor"))
+            .map(|l| l.trim().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn fast_from_an_archive_compiles_only_clippy() {
+        let ctx = Ctx::for_tests(true);
+        let args = CiFastArgs {
+            archive_file: Some("target/xtask/tests.tar.zst".into()),
+        };
+        let lines = commands(&fast_plan(&ctx, &args).expect("a plan"));
+        let compiling: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.contains("cargo ") && !l.contains("cargo fmt"))
+            .filter(|l| !l.contains("--archive-file"))
+            .collect();
+        assert_eq!(compiling.len(), 1, "{lines:#?}");
+        assert!(compiling[0].contains("cargo clippy"), "{lines:#?}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("--archive-file target/xtask/tests.tar.zst")),
+            "{lines:#?}"
+        );
+        assert!(!lines.iter().any(|l| l.contains("--doc")), "{lines:#?}");
+    }
+
+    #[test]
+    fn fast_without_an_archive_runs_doctests_too() {
+        let ctx = Ctx::for_tests(true);
+        let lines = commands(&fast_plan(&ctx, &CiFastArgs::default()).expect("a plan"));
+        assert!(lines.iter().any(|l| l.contains("--doc")), "{lines:#?}");
+    }
 }

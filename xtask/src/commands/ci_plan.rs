@@ -3,12 +3,17 @@
 //! - pull request (and merge queue) → `cheap-short`
 //! - push to the default branch, and the nightly schedule → `full-long`
 //! - manual dispatch → the level chosen
-//! - push to any other branch → `cheap-short`
+//!
+//! Pushes to other branches are not subscribed: their pull requests test them, and a second
+//! run of the same commit would only double the bill. [`TRIGGERS`] is the list `ci.yaml`
+//! subscribes to (a test reads the workflow and compares).
 //!
 //! Every suite at or below the level runs, except suites that declare the paths they test
-//! (kernel-facing code): those run only when one of those paths changed, and always on the
-//! default branch. The level also picks the runner: GitHub-hosted for `cheap-short`,
-//! self-hosted machines with the hardware for the others.
+//! (kernel-facing code): on pull requests and merge queues those run only when one of those
+//! paths changed since the merge-base with the default branch (computed here from git, not
+//! passed in by the workflow); on the default branch, the schedule and manual runs, every
+//! suite of the level runs. The level also picks the runner: GitHub-hosted for
+//! `cheap-short`, self-hosted machines with the hardware for the others.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -34,17 +39,54 @@ pub struct CiPlanArgs {
     /// $XTASK_DISPATCH_LEVEL]
     #[arg(long, value_enum)]
     pub level: Option<Level>,
-    /// Compare with this commit to find the changed files (`git diff --name-only BASE...HEAD`).
-    /// Without it (or --changed-files), every path counts as changed.
+    /// Compare with this commit to find the changed files (`git diff --name-only BASE...HEAD`,
+    /// i.e. since their merge-base). [default: origin/<default branch>, else <default
+    /// branch>; when neither resolves, every path counts as changed]
     #[arg(long, value_name = "REV")]
     pub base: Option<String>,
     /// Read the changed files from FILE, one path per line, instead of asking git.
     #[arg(long, value_name = "FILE", conflicts_with = "base")]
     pub changed_files: Option<PathBuf>,
-    /// The default branch. [default: main]
-    #[arg(long, default_value = "main")]
+    /// The default branch.
+    #[arg(long, default_value = DEFAULT_BRANCH)]
     pub default_branch: String,
 }
+
+/// An event `ci.yaml` subscribes to, as the policy handles it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trigger {
+    /// The GitHub event name.
+    pub event: &'static str,
+    /// For `push`: the only branches subscribed (the default branch). Empty: no filter.
+    pub branches: &'static [&'static str],
+}
+
+/// Every event the policy handles, which is exactly what `ci.yaml` subscribes to.
+pub const TRIGGERS: &[Trigger] = &[
+    Trigger {
+        event: "pull_request",
+        branches: &[],
+    },
+    Trigger {
+        event: "merge_group",
+        branches: &[],
+    },
+    Trigger {
+        event: "push",
+        branches: &[DEFAULT_BRANCH],
+    },
+    Trigger {
+        event: "schedule",
+        branches: &[],
+    },
+    Trigger {
+        event: "workflow_dispatch",
+        branches: &[],
+    },
+];
+
+/// The repository's default branch.
+pub const DEFAULT_BRANCH: &str = "main";
 
 /// Which files changed: known, or unknown (then every path-filtered suite runs).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,20 +165,39 @@ pub fn run(args: &CiPlanArgs) -> anyhow::Result<()> {
         ),
         (None, None) => None,
     };
-    let changes = match (&args.changed_files, &args.base) {
-        (Some(file), _) => Changes::Files(
-            std::fs::read_to_string(file)
-                .with_context(|| format!("reading changed files from {}", file.display()))?
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(String::from)
-                .collect(),
-        ),
-        (None, Some(base)) => changed_since(base)?,
-        (None, None) => Changes::Unknown,
+    let changes = if !filters_by_paths(&event) {
+        // Every suite of the level runs; asking git would only risk a spurious failure.
+        Changes::Unknown
+    } else {
+        match (&args.changed_files, &args.base) {
+            (Some(file), _) => Changes::Files(
+                std::fs::read_to_string(file)
+                    .with_context(|| format!("reading changed files from {}", file.display()))?
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect(),
+            ),
+            (None, Some(base)) => changed_since(base)?,
+            (None, None) => changed_since(&default_base(&args.default_branch)?)?,
+        }
     };
-    let plan = decide(
+    let compared = match (&changes, &args.changed_files, &args.base) {
+        (Changes::Unknown, ..) => None,
+        (Changes::Files(files), Some(file), _) => Some(format!(
+            "{} changed files listed in {}",
+            files.len(),
+            file.display()
+        )),
+        (Changes::Files(files), None, base) => Some(format!(
+            "{} files changed since the merge-base with {}",
+            files.len(),
+            base.clone()
+                .map_or_else(|| default_base(&args.default_branch), Ok)?
+        )),
+    };
+    let mut plan = decide(
         &event,
         &git_ref,
         dispatch_level,
@@ -144,6 +205,9 @@ pub fn run(args: &CiPlanArgs) -> anyhow::Result<()> {
         &args.default_branch,
         suites::registry(),
     )?;
+    if let Some(compared) = compared {
+        plan.reason = format!("{}; {compared}", plan.reason);
+    }
     println!("{}", plan.to_json());
     if let Some(path) = env("GITHUB_OUTPUT") {
         let mut file = std::fs::OpenOptions::new()
@@ -155,6 +219,36 @@ pub fn run(args: &CiPlanArgs) -> anyhow::Result<()> {
             .with_context(|| format!("writing GITHUB_OUTPUT ({path})"))?;
     }
     Ok(())
+}
+
+/// Whether the event's suites depend on which files changed (pull requests and merge
+/// queues); the others run every suite of their level.
+fn filters_by_paths(event: &str) -> bool {
+    matches!(event, "pull_request" | "merge_group")
+}
+
+/// The default branch as fetched from `origin` (a CI checkout has no local branch of it),
+/// else the local branch (a developer's clone).
+fn default_base(default_branch: &str) -> anyhow::Result<String> {
+    let sh = crate::project::shell()?;
+    let candidates = [
+        format!("origin/{default_branch}"),
+        default_branch.to_string(),
+    ];
+    for candidate in &candidates {
+        let rev = format!("{candidate}^{{commit}}");
+        if xshell::cmd!(sh, "git rev-parse --verify --quiet {rev}")
+            .quiet()
+            .ignore_stdout()
+            .ignore_stderr()
+            .run()
+            .is_ok()
+        {
+            return Ok(candidate.clone());
+        }
+    }
+    // `changed_since` then warns and counts every path as changed.
+    Ok(candidates[0].clone())
 }
 
 /// Files changed between `base` and HEAD; a base git cannot resolve (a shallow clone, a new
@@ -206,7 +300,7 @@ pub fn decide(
     };
     let on_default_branch = git_ref == default_ref;
     let (level, reason) = match event {
-        "pull_request" | "pull_request_target" | "merge_group" => (
+        "pull_request" | "merge_group" => (
             Level::CheapShort,
             format!("{event}: cheap checks on hosted runners"),
         ),
@@ -214,9 +308,8 @@ pub fn decide(
             Level::FullLong,
             format!("push to {default_branch}: everything"),
         ),
-        "push" => (
-            Level::CheapShort,
-            format!("push to {git_ref}: cheap checks"),
+        "push" => usage_bail!(
+            "no CI policy for a push to `{git_ref}`: only pushes to {default_branch} are subscribed (a branch is tested by its pull request)"
         ),
         "schedule" => (Level::FullLong, "nightly: everything".to_string()),
         "workflow_dispatch" => match dispatch_level {
@@ -226,10 +319,15 @@ pub fn decide(
             }
         },
         other => usage_bail!(
-            "no CI policy for event `{other}`; known: pull_request, merge_group, push, schedule, workflow_dispatch"
+            "no CI policy for event `{other}`; known: {}",
+            TRIGGERS
+                .iter()
+                .map(|t| t.event)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     };
-    let everything = on_default_branch || event == "schedule";
+    let everything = !filters_by_paths(event);
     let suites = registry
         .iter()
         .filter(|suite| level >= suite.min_level && level.admits(suite.duration))
@@ -288,6 +386,9 @@ fn json_string(text: &str) -> String {
 }
 
 #[cfg(test)]
+mod workflows;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::level::Duration;
@@ -333,6 +434,18 @@ mod tests {
         },
     ];
 
+    /// A kernel-facing suite that is cheap: path filtering alone decides whether it runs.
+    static LONG_CHEAP: &[Suite] = &[Suite {
+        name: "kernel",
+        about: "a test suite",
+        min_level: Level::CheapShort,
+        needs: &[],
+        duration: Duration::Short,
+        paths: &["crates/resctrl/"],
+        args: None,
+        steps: no_steps,
+    }];
+
     fn plan(event: &str, git_ref: &str, level: Option<Level>, changes: &[&str]) -> CiPlan {
         let changes = Changes::Files(changes.iter().map(|s| s.to_string()).collect());
         decide(event, git_ref, level, &changes, "main", REGISTRY).unwrap()
@@ -374,54 +487,104 @@ mod tests {
     }
 
     #[test]
-    fn other_branches_are_cheap() {
-        let p = plan(
+    fn pushes_to_other_branches_have_no_policy_since_they_are_not_subscribed() {
+        let err = decide(
             "push",
             "refs/heads/feature/x",
             None,
-            &["crates/resctrl/src/lib.rs"],
-        );
-        assert_eq!(p.level, Level::CheapShort);
-        assert_eq!(p.suites, ["cheap"]);
+            &Changes::Unknown,
+            "main",
+            REGISTRY,
+        )
+        .expect_err("not subscribed");
+        assert!(err.to_string().contains("only pushes to main"), "{err}");
     }
 
     #[test]
-    fn dispatch_uses_the_chosen_level_and_kernel_suites_need_kernel_changes() {
-        let without = plan(
+    fn pull_requests_run_kernel_suites_only_when_kernel_paths_changed() {
+        let at = |changes: &[&str]| {
+            let changes = Changes::Files(changes.iter().map(|s| s.to_string()).collect());
+            decide(
+                "merge_group",
+                "refs/heads/gh-readonly-queue/main/x",
+                None,
+                &changes,
+                "main",
+                LONG_CHEAP,
+            )
+            .expect("a plan")
+            .suites
+        };
+        assert_eq!(at(&["README.md"]), Vec::<&str>::new());
+        assert_eq!(at(&["crates/resctrl/src/group.rs"]), ["kernel"]);
+    }
+
+    #[test]
+    fn a_manual_run_runs_every_suite_of_its_level_whatever_changed() {
+        let long = plan(
             "workflow_dispatch",
             "refs/heads/feature/x",
             Some(Level::FullLong),
             &["xtask/src/main.rs"],
         );
-        assert_eq!(without.suites, ["cheap", "perf"]);
-        let with = plan(
-            "workflow_dispatch",
-            "refs/heads/feature/x",
-            Some(Level::FullLong),
-            &["crates/resctrl/src/group.rs"],
-        );
-        assert_eq!(with.suites, ["cheap", "perf", "kernel"]);
+        assert_eq!(long.suites, ["cheap", "perf", "kernel"]);
+        assert_eq!(long.level, Level::FullLong);
         let short = plan(
             "workflow_dispatch",
             "refs/heads/x",
             Some(Level::FullShort),
-            &["crates/resctrl/src/group.rs"],
+            &[],
         );
         assert_eq!(
             short.suites,
             ["cheap", "perf"],
             "a long suite needs full-long"
         );
-        let unknown = decide(
+        let cheap = plan(
             "workflow_dispatch",
             "refs/heads/x",
-            Some(Level::FullLong),
-            &Changes::Unknown,
-            "main",
-            REGISTRY,
-        )
-        .unwrap();
-        assert_eq!(unknown.suites, ["cheap", "perf", "kernel"]);
+            Some(Level::CheapShort),
+            &[],
+        );
+        assert_eq!(cheap.suites, ["cheap"]);
+        assert_eq!(cheap.runs_on, ["ubuntu-24.04"]);
+    }
+
+    #[test]
+    fn every_subscribed_event_has_a_policy_and_nothing_else_does() {
+        for trigger in TRIGGERS {
+            let git_ref = format!("refs/heads/{}", trigger.branches.first().unwrap_or(&"main"));
+            // A level is given only where the policy takes one: a manual dispatch.
+            let level = (trigger.event == "workflow_dispatch").then_some(Level::CheapShort);
+            decide(
+                trigger.event,
+                &git_ref,
+                level,
+                &Changes::Unknown,
+                DEFAULT_BRANCH,
+                REGISTRY,
+            )
+            .unwrap_or_else(|e| panic!("{} is subscribed but has no policy: {e}", trigger.event));
+        }
+        for unsubscribed in [
+            "pull_request_target",
+            "release",
+            "issue_comment",
+            "workflow_run",
+        ] {
+            assert!(
+                decide(
+                    unsubscribed,
+                    "refs/heads/main",
+                    Some(Level::CheapShort),
+                    &Changes::Unknown,
+                    DEFAULT_BRANCH,
+                    REGISTRY
+                )
+                .is_err(),
+                "{unsubscribed} has a policy but is not in TRIGGERS"
+            );
+        }
     }
 
     #[test]
@@ -451,9 +614,19 @@ mod tests {
             plan("push", "refs/heads/main", None, &[]).level,
             Level::FullLong
         );
-        assert_eq!(
-            plan("push", "feature/x", None, &[]).reason,
-            "push to refs/heads/feature/x: cheap checks"
+        let other = decide(
+            "push",
+            "feature/x",
+            None,
+            &Changes::Unknown,
+            "main",
+            REGISTRY,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            other.contains("push to `refs/heads/feature/x`: only pushes to main are subscribed"),
+            "{other}"
         );
     }
 
@@ -490,7 +663,7 @@ mod tests {
     }
 
     #[test]
-    fn the_real_registry_runs_the_cheap_suites_on_pull_requests() {
+    fn the_real_registry_runs_every_cheap_suite_on_a_pull_request_with_unknown_changes() {
         let p = decide(
             "pull_request",
             "refs/pull/1/merge",
@@ -499,14 +672,13 @@ mod tests {
             "main",
             suites::registry(),
         )
-        .unwrap();
-        // Changes unknown: every cheap-short suite runs, kernel-facing ones included.
+        .expect("a plan");
         let cheap: Vec<&str> = suites::registry()
             .iter()
-            .filter(|s| s.min_level == Level::CheapShort)
+            .filter(|s| s.min_level == Level::CheapShort && Level::CheapShort.admits(s.duration))
             .map(|s| s.name)
             .collect();
-        assert!(cheap.contains(&"nri-e2e") && cheap.contains(&"kernel-matrix"));
+        assert!(!cheap.is_empty(), "the registry has no cheap-short suite");
         assert_eq!(p.suites, cheap);
     }
 }

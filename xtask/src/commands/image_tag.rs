@@ -11,7 +11,9 @@ use anyhow::{Context, bail};
 /// Arguments of `image-tag`; each defaults to GitHub Actions' variable of the same meaning.
 #[derive(clap::Args, Debug, Default, PartialEq, Eq)]
 pub struct ImageTagArgs {
-    /// The commit (40 hex digits or at least 7). [default: $GITHUB_SHA, else `git rev-parse HEAD`]
+    /// The commit (40 hex digits or at least 7). [default: $XTASK_HEAD_SHA (a pull request's
+    /// head commit: GitHub's $GITHUB_SHA is then the merge commit, which nobody can find
+    /// again), else $GITHUB_SHA, else `git rev-parse HEAD`]
     #[arg(long)]
     pub sha: Option<String>,
     /// The git ref, e.g. `refs/heads/feature/x` or `refs/pull/12/merge`. [default: $GITHUB_REF,
@@ -50,10 +52,15 @@ fn resolve(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<Vec<String>> {
     let git = |args: &[&str]| git(sh, args);
-    let (sha, from_checkout) = match (args.sha.clone(), env("GITHUB_SHA")) {
+    let (sha, from_checkout) = match (args.sha.clone(), pick_sha(None, env)) {
         (Some(sha), _) => (sha, false),
         (None, Some(sha)) => {
-            check_sha(&sha).with_context(|| format!("GITHUB_SHA=`{sha}`"))?;
+            let var = if env(HEAD_SHA_ENV).is_some() {
+                HEAD_SHA_ENV
+            } else {
+                "GITHUB_SHA"
+            };
+            check_sha(&sha).with_context(|| format!("{var}=`{sha}`"))?;
             (sha, false)
         }
         (None, None) => (git(&["rev-parse", "HEAD"])?, true),
@@ -94,6 +101,16 @@ fn check_sha(sha: &str) -> anyhow::Result<()> {
         bail!("`{sha}` is not a commit id (at least 7 hex digits)");
     }
     Ok(())
+}
+
+/// The environment variable naming a pull request's head commit (the workflow sets it from
+/// `github.event.pull_request.head.sha`).
+pub const HEAD_SHA_ENV: &str = "XTASK_HEAD_SHA";
+
+/// The flag, else the pull request's head, else the commit GitHub built.
+fn pick_sha(flag: Option<String>, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    flag.or_else(|| env(HEAD_SHA_ENV))
+        .or_else(|| env("GITHUB_SHA"))
 }
 
 fn git(sh: &xshell::Shell, args: &[&str]) -> anyhow::Result<String> {
@@ -237,6 +254,22 @@ mod tests {
             context("refs/heads/feature/x").unwrap(),
             BuildContext::Branch("feature/x".into())
         );
+    }
+
+    #[test]
+    fn a_pull_request_is_tagged_with_its_head_commit_not_the_merge_commit() {
+        let env = |name: &str| match name {
+            "GITHUB_SHA" => Some("aaaaaaa".to_string()),
+            HEAD_SHA_ENV => Some("bbbbbbb".to_string()),
+            _ => None,
+        };
+        assert_eq!(pick_sha(None, &env).as_deref(), Some("bbbbbbb"));
+        assert_eq!(
+            pick_sha(Some("ccccccc".into()), &env).as_deref(),
+            Some("ccccccc")
+        );
+        let push = |name: &str| (name == "GITHUB_SHA").then(|| "aaaaaaa".to_string());
+        assert_eq!(pick_sha(None, &push).as_deref(), Some("aaaaaaa"));
     }
 
     #[test]

@@ -3,10 +3,12 @@
 pub mod build;
 pub mod ci;
 pub mod ci_plan;
+pub mod ci_summary;
 pub mod clippy;
 pub mod doctor;
 pub mod e2e;
 pub mod fmt;
+pub mod image_prune;
 pub mod image_tag;
 pub mod lint_ci;
 pub mod list;

@@ -60,7 +60,7 @@ fn unit_test_threads() -> usize {
 /// nextest does not run doctests, so they get their own step: not for archive runs (an
 /// archive holds no doctests, and such runs compile nothing), and only in the first shard of
 /// a partitioned run. Without nextest, `cargo test` already runs them.
-fn doctest_step(ctx: &Ctx, args: &UnitArgs) -> Option<Step> {
+pub fn doctest_step(ctx: &Ctx, args: &UnitArgs) -> Option<Step> {
     let first_shard = args.partition.as_deref().is_none_or(|p| {
         p.split_once(':')
             .is_some_and(|(_, shard)| shard.starts_with("1/"))

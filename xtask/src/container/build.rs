@@ -25,6 +25,15 @@ pub struct BuildArgs {
     /// host has one for its Rust version, else the public image the Containerfile names.
     #[arg(long, value_name = "IMAGE")]
     pub rust_image: Option<String>,
+    /// Also tag the image with the immutable CI tags of `cargo xtask image-tag`
+    /// (`pr-<N>-<head sha7>`, `<branch>-<sha7>`, `sha-<sha7>` + `latest`), saved with it.
+    #[arg(long)]
+    pub ci_tags: bool,
+    /// Reuse the layers of this image (e.g. the registry's `…/builder:latest`, pushed by
+    /// CI on main): an unchanged dependency recipe then skips compiling the dependencies.
+    /// A missing or unreadable image only costs the cache.
+    #[arg(long, value_name = "IMAGE")]
+    pub cache_from: Option<String>,
 }
 
 /// The label carrying the hash of what an image was built from.
@@ -97,8 +106,18 @@ pub fn rust_image(engine: &Engine, chosen: Option<&str>) -> String {
         .unwrap_or_else(|| PUBLIC_RUST_IMAGE.to_string())
 }
 
-/// Build (and save).
-pub fn plan(ctx: &Ctx, engine: &Engine, args: &BuildArgs) -> Plan {
+/// Build (and tag, and save); the CI tags come from the environment (see `image-tag`).
+pub fn plan(ctx: &Ctx, engine: &Engine, args: &BuildArgs) -> anyhow::Result<Plan> {
+    let tags = if args.ci_tags {
+        crate::commands::image_tag::run(&crate::commands::image_tag::ImageTagArgs::default())?
+    } else {
+        Vec::new()
+    };
+    Ok(plan_with_tags(ctx, engine, args, &tags))
+}
+
+/// [`plan`] with the CI tags given.
+fn plan_with_tags(ctx: &Ctx, engine: &Engine, args: &BuildArgs, tags: &[String]) -> Plan {
     let sh = &ctx.sh;
     let image = args.target.image();
     let stage = args.target.stage();
@@ -123,6 +142,7 @@ pub fn plan(ctx: &Ctx, engine: &Engine, args: &BuildArgs) -> Plan {
             "--label",
             &format!("{RECIPE_LABEL}={}", recipe_hash(root)),
         ])
+        .args(cache_args(engine.kind, args))
         // podman pulls only what is missing; with a local stand-in nothing is pulled.
         .arg(root);
     plan.push(
@@ -130,6 +150,18 @@ pub fn plan(ctx: &Ctx, engine: &Engine, args: &BuildArgs) -> Plan {
             .in_chain("container")
             .parsed_by(crate::output::image_build::parser),
     );
+    let mut names = vec![image.clone()];
+    for tag in tags {
+        let tagged = args.target.image_tagged(tag);
+        plan.push(
+            Step::exec(
+                format!("container tag {tag}"),
+                Exec::from(engine.cmd(sh).args(["tag", &image, &tagged])),
+            )
+            .in_chain("container"),
+        );
+        names.push(tagged);
+    }
     if let Some(archive) = &args.save {
         let format: &[&str] = match engine.kind {
             Kind::Podman => &["--format", "oci-archive"],
@@ -142,7 +174,7 @@ pub fn plan(ctx: &Ctx, engine: &Engine, args: &BuildArgs) -> Plan {
                 .args(format)
                 .arg("--output")
                 .arg(archive)
-                .arg(&image),
+                .args(&names),
         );
         if let Some(dir) = sh.current_dir().join(archive).parent() {
             save = save.creating_dir(dir);
@@ -150,6 +182,39 @@ pub fn plan(ctx: &Ctx, engine: &Engine, args: &BuildArgs) -> Plan {
         plan.push(Step::exec(format!("container save {stage}"), save).in_chain("container"));
     }
     plan
+}
+
+/// The arguments that make a build reuse `--cache-from`'s layers and, for CI builds, make
+/// the image serve as a cache itself.
+fn cache_args(kind: Kind, args: &BuildArgs) -> Vec<String> {
+    let mut out = Vec::new();
+    // docker's BuildKit reads a registry image's layers as cache only when the image
+    // carries inline cache metadata, which it writes only when asked.
+    if kind == Kind::Docker && (args.ci_tags || args.cache_from.is_some()) {
+        out.extend([
+            "--build-arg".to_string(),
+            "BUILDKIT_INLINE_CACHE=1".to_string(),
+        ]);
+    }
+    if let Some(image) = &args.cache_from {
+        let image = image.to_ascii_lowercase();
+        match kind {
+            Kind::Docker => out.extend(["--cache-from".to_string(), image]),
+            // podman's cache is a repository (tags are its own), used with --layers.
+            Kind::Podman => {
+                let repository = match image.rsplit_once(':') {
+                    Some((repo, tag)) if !tag.contains('/') => repo.to_string(),
+                    _ => image,
+                };
+                out.extend([
+                    "--layers".to_string(),
+                    "--cache-from".to_string(),
+                    repository,
+                ]);
+            }
+        }
+    }
+    out
 }
 
 /// Load a saved image.
@@ -165,6 +230,72 @@ pub fn load_plan(ctx: &Ctx, engine: &Engine, input: &std::path::Path) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ci_tags_are_added_after_the_build_and_saved_with_the_image() {
+        let engine = Engine {
+            kind: Kind::Docker,
+            env: Vec::new(),
+        };
+        let args = BuildArgs {
+            target: Target::Builder,
+            save: Some("target/xtask/images/builder.tar".into()),
+            rust_image: Some("rust:x".into()),
+            ci_tags: true,
+            cache_from: None,
+        };
+        let tags = ["pr-7-0123456".to_string()];
+        let plan = plan_with_tags(&Ctx::for_tests(true), &engine, &args, &tags);
+        let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "container build builder",
+                "container tag pr-7-0123456",
+                "container save builder"
+            ]
+        );
+        let rendered = plan.render();
+        assert!(rendered.contains("BUILDKIT_INLINE_CACHE=1"), "{rendered}");
+        assert!(
+            rendered.contains(
+                "docker save --output target/xtask/images/builder.tar localhost/resctrl-collector/builder:dev localhost/resctrl-collector/builder:pr-7-0123456"
+            ),
+            "{rendered}"
+        );
+    }
+
+    #[test]
+    fn a_cache_image_is_passed_in_each_engines_form() {
+        let args = BuildArgs {
+            target: Target::Builder,
+            save: None,
+            rust_image: None,
+            ci_tags: false,
+            cache_from: Some("ghcr.io/Owner/Repo/builder:latest".into()),
+        };
+        assert_eq!(
+            cache_args(Kind::Docker, &args),
+            [
+                "--build-arg",
+                "BUILDKIT_INLINE_CACHE=1",
+                "--cache-from",
+                "ghcr.io/owner/repo/builder:latest"
+            ]
+        );
+        assert_eq!(
+            cache_args(Kind::Podman, &args),
+            ["--layers", "--cache-from", "ghcr.io/owner/repo/builder"]
+        );
+        let local = BuildArgs {
+            cache_from: None,
+            ..args
+        };
+        assert!(
+            cache_args(Kind::Docker, &local).is_empty(),
+            "local builds unchanged"
+        );
+    }
 
     #[test]
     fn the_recipe_hash_follows_the_containerfile_and_the_lock_file() {
@@ -188,8 +319,10 @@ mod tests {
             target: Target::Builder,
             save: None,
             rust_image: Some("rust:local".into()),
+            ci_tags: false,
+            cache_from: None,
         };
-        let plan = plan(&Ctx::for_tests(true), &engine, &args);
+        let plan = plan(&Ctx::for_tests(true), &engine, &args).expect("a plan");
         let line = plan.steps[0].command_line();
         assert!(
             line.contains(&format!(

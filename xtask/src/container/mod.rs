@@ -6,6 +6,7 @@ pub mod base;
 pub mod build;
 pub mod clean;
 pub mod engine;
+pub mod push;
 pub mod run;
 
 use std::path::PathBuf;
@@ -37,6 +38,12 @@ pub enum ContainerCommand {
         after_help = "Examples:\n  cargo xtask container clean --plan   # what it would remove\n  cargo xtask container clean"
     )]
     Clean,
+    /// Push the builder image to a registry under the CI tags of `image-tag` (retried with
+    /// backoff); CI does this on main only.
+    #[command(
+        after_help = "Examples:\n  cargo xtask container push --registry ghcr.io/acme/repo\n  cargo xtask container push --registry ghcr.io/acme/repo --plan"
+    )]
+    Push(push::PushArgs),
 }
 
 /// Arguments of `container load`.
@@ -64,6 +71,11 @@ impl Target {
 
     /// The local image name.
     pub fn image(self) -> String {
-        format!("localhost/resctrl-collector/{}:dev", self.stage())
+        self.image_tagged("dev")
+    }
+
+    /// The local image name with another tag.
+    pub fn image_tagged(self, tag: &str) -> String {
+        format!("localhost/resctrl-collector/{}:{tag}", self.stage())
     }
 }

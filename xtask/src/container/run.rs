@@ -82,6 +82,20 @@ pub fn inside() -> bool {
     std::env::var_os(IN_CONTAINER).is_some()
 }
 
+/// Under CI a missing builder image is an error: a job that silently builds the image itself
+/// (tens of minutes) hides a broken hand-over from the build job.
+///
+/// # Errors
+/// When `ci` is set, naming the command that loads the build job's image.
+pub fn refuse_to_build_under_ci(ci: bool, image: &str) -> anyhow::Result<()> {
+    if ci {
+        anyhow::bail!(
+            "{image} is not on this host and CI=true: CI jobs load the image the build job made (`cargo xtask container load --input <tar>`) instead of building it; build it here with `cargo xtask container build --target builder`"
+        );
+    }
+    Ok(())
+}
+
 /// The named volume holding this checkout's target directory inside containers (one per
 /// checkout path, so two clones do not share build output).
 pub fn target_volume(root: &Path) -> String {
@@ -274,6 +288,13 @@ mod tests {
             owner
         );
         assert!(chown_tree(&root.path().join("missing"), 0, 0).is_ok());
+    }
+
+    #[test]
+    fn a_missing_image_under_ci_is_an_error_not_a_build() {
+        let err = refuse_to_build_under_ci(true, "builder:dev").expect_err("CI=true");
+        assert!(err.to_string().contains("container load --input"), "{err}");
+        assert!(refuse_to_build_under_ci(false, "builder:dev").is_ok());
     }
 
     #[test]

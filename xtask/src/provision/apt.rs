@@ -1,5 +1,10 @@
 //! Debian packages: installing host packages, and fetching single packages from any Debian
 //! suite with a private apt state that never touches the system's apt configuration.
+//!
+//! The private state trusts only Debian's archive keys, shipped in `xtask/keys/` and named by
+//! `signed-by=` in its sources list: an Ubuntu host (GitHub's runners) has no Debian keys in
+//! its own trust store, and a Debian host's trust store may hold third-party keys that have no
+//! business vouching for Debian packages.
 
 use std::path::{Path, PathBuf};
 
@@ -14,9 +19,20 @@ use crate::project;
 /// The Debian archive used when the system's sources name none.
 const DEFAULT_ARCHIVE: &str = "http://deb.debian.org/debian";
 
+/// Debian's archive signing keys: `usr/share/keyrings/debian-archive-keyring.pgp` of Debian's
+/// `debian-archive-keyring` package (provenance and refresh in `xtask/keys/README.md`).
+const DEBIAN_ARCHIVE_KEYRING: &[u8] = include_bytes!("../../keys/debian-archive-keyring.pgp");
+
+/// The keyring's file name inside a private state directory.
+const KEYRING_FILE: &str = "debian-archive-keyring.pgp";
+
 /// The archive URI the system uses for Debian itself (not security or third parties), from
-/// `/etc/apt/sources.list.d/debian.sources` (deb822) or `/etc/apt/sources.list`.
+/// `/etc/apt/sources.list.d/debian.sources` (deb822) or `/etc/apt/sources.list`; Debian's
+/// own archive on any other distribution, whose mirrors do not carry Debian.
 pub fn archive_uri(root: &HostRoot) -> String {
+    if !is_debian(root) {
+        return DEFAULT_ARCHIVE.to_string();
+    }
     let deb822 = root
         .read("/etc/apt/sources.list.d/debian.sources")
         .ok()
@@ -29,6 +45,17 @@ pub fn archive_uri(root: &HostRoot) -> String {
     deb822
         .or_else(legacy)
         .unwrap_or_else(|| DEFAULT_ARCHIVE.to_string())
+}
+
+/// Whether `/etc/os-release` says Debian (a missing file counts as Debian: the sources then
+/// decide, as before os-release existed).
+fn is_debian(root: &HostRoot) -> bool {
+    let Ok(text) = root.read("/etc/os-release") else {
+        return true;
+    };
+    text.lines()
+        .find_map(|line| line.strip_prefix("ID="))
+        .is_none_or(|id| id.trim_matches('"') == "debian")
 }
 
 /// The first stanza's URI whose suites are not the security archive.
@@ -136,8 +163,11 @@ impl PrivateApt {
             std::fs::create_dir_all(&path)
                 .with_context(|| format!("creating {}", path.display()))?;
         }
+        let keyring = self.dir.join(KEYRING_FILE);
+        std::fs::write(&keyring, DEBIAN_ARCHIVE_KEYRING)
+            .with_context(|| format!("writing {}", keyring.display()))?;
         let list = self.dir.join("sources.list");
-        std::fs::write(&list, format!("deb {} {} main\n", self.uri, self.suite))
+        std::fs::write(&list, sources_line(&self.uri, &self.suite, &keyring))
             .with_context(|| format!("writing {}", list.display()))?;
         io.line(&format!(
             "fetching the package lists of Debian {} from {}",
@@ -207,6 +237,11 @@ impl PrivateApt {
                 )
             })
     }
+}
+
+/// The private sources list: one suite, trusted only through Debian's keyring.
+fn sources_line(uri: &str, suite: &str, keyring: &Path) -> String {
+    format!("deb [signed-by={}] {uri} {suite} main\n", keyring.display())
 }
 
 /// `Candidate: 2.1.9~ds1-1` from `apt-cache policy`.
@@ -294,6 +329,46 @@ mod tests {
         );
         assert_eq!(archive_uri(&fx.root()), "http://legacy.example/debian");
         assert_eq!(archive_uri(&FixtureRoot::new().root()), DEFAULT_ARCHIVE);
+    }
+
+    #[test]
+    fn an_ubuntu_host_fetches_from_debians_archive_not_its_own_mirror() {
+        let fx = FixtureRoot::new();
+        fx.file(
+            "/etc/os-release",
+            "PRETTY_NAME=\"Ubuntu 24.04.3 LTS\"\nID=ubuntu\nID_LIKE=debian\n",
+        );
+        fx.file(
+            "/etc/apt/sources.list",
+            "deb http://azure.archive.ubuntu.com/ubuntu/ noble main\n",
+        );
+        assert_eq!(archive_uri(&fx.root()), DEFAULT_ARCHIVE);
+        let debian = FixtureRoot::new();
+        debian.file("/etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n");
+        debian.file(
+            "/etc/apt/sources.list",
+            "deb http://mirror.example/debian bookworm main\n",
+        );
+        assert_eq!(archive_uri(&debian.root()), "http://mirror.example/debian");
+    }
+
+    #[test]
+    fn the_private_sources_trust_only_the_shipped_debian_keyring() {
+        let line = sources_line(
+            DEFAULT_ARCHIVE,
+            "sid",
+            Path::new("/cache/apt-sid/debian-archive-keyring.pgp"),
+        );
+        assert_eq!(
+            line,
+            "deb [signed-by=/cache/apt-sid/debian-archive-keyring.pgp] http://deb.debian.org/debian sid main\n"
+        );
+        // A binary OpenPGP keyring starts with a public-key packet (old format tag 6).
+        assert_eq!(
+            DEBIAN_ARCHIVE_KEYRING.first().map(|b| b & 0xfc),
+            Some(0x98),
+            "xtask/keys/debian-archive-keyring.pgp is not a binary keyring"
+        );
     }
 
     #[test]
