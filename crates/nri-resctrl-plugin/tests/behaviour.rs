@@ -876,10 +876,9 @@ fn waiting_containers_are_placed_when_a_later_container_event_brings_their_pod()
     let mut h = Harness::started();
     let a = pod("a");
     h.threads("a1", [1601, 1602]);
-    let summary = h.plugin.synchronize(
-        &[],
-        &[ctr("a1", &a, Running), ctr("a3", &a, Created)],
-    );
+    let summary = h
+        .plugin
+        .synchronize(&[], &[ctr("a1", &a, Running), ctr("a3", &a, Created)]);
     assert_eq!(summary.waiting_containers, 2);
     assert!(h.events().is_empty());
 
@@ -903,8 +902,12 @@ fn a_returning_pod_keeps_its_stale_group_and_other_stale_groups_are_still_delete
     let (group_a, group_b) = (h.group(&a.uid), h.group(&b.uid));
     h.fake.deny_access(group_a.clone());
     h.fake.deny_access(group_b.clone());
-    h.plugin.remove_pod_sandbox(&a).expect_err("a's group is kept");
-    h.plugin.remove_pod_sandbox(&b).expect_err("b's group is kept");
+    h.plugin
+        .remove_pod_sandbox(&a)
+        .expect_err("a's group is kept");
+    h.plugin
+        .remove_pod_sandbox(&b)
+        .expect_err("b's group is kept");
     h.fake.allow_access(&group_a);
     h.fake.allow_access(&group_b);
     h.events();
@@ -920,7 +923,10 @@ fn a_returning_pod_keeps_its_stale_group_and_other_stale_groups_are_still_delete
         (summary.stale_groups_removed, summary.stale_groups_left),
         (1, 0)
     );
-    assert!(h.fake.group_exists(&group_a), "the returned pod's group is live");
+    assert!(
+        h.fake.group_exists(&group_a),
+        "the returned pod's group is live"
+    );
     assert!(!h.fake.group_exists(&group_b));
     assert_eq!(
         h.plugin.pod_status(&a.uid).map(|s| s.group_state),
@@ -983,7 +989,11 @@ fn bulk_calls_count_each_container_that_could_not_be_placed() {
     let containers: Vec<ContainerInfo> = ["a1", "a2", "a3"]
         .iter()
         .map(|id| ctr(id, &a, Running))
-        .chain(["b1", "b2", "b3", "b4"].iter().map(|id| ctr(id, &b, Running)))
+        .chain(
+            ["b1", "b2", "b3", "b4"]
+                .iter()
+                .map(|id| ctr(id, &b, Running)),
+        )
         .collect();
     let summary = h.plugin.synchronize(&[a.clone(), b.clone()], &containers);
     assert_eq!(
@@ -1010,4 +1020,46 @@ fn dropped_events_counts_every_event_the_full_channel_refused() {
         h.plugin.run_pod_sandbox(&pod(n)).expect("dropped");
     }
     assert_eq!(h.plugin.dropped_events(), 3);
+}
+
+/// On hardware a removed pod's monitoring ID stays in limbo while the cache still holds
+/// lines tagged with it: a new pod meanwhile is `Failed` with a capacity error, retries
+/// during limbo change nothing, and the first retry after it creates the group and
+/// places the threads.
+#[test]
+fn a_pod_waiting_for_an_rmid_in_limbo_gets_its_group_once_limbo_ends() {
+    let fake = FakeResctrl::builder()
+        .num_rmids(2)
+        .rmid_limbo(std::time::Duration::from_secs(3600))
+        .build();
+    let mut h = Harness::with(fake, PluginConfig::default(), 64);
+    h.plugin.start().expect("start");
+    let (a, b) = (pod("a"), pod("b"));
+    h.plugin.run_pod_sandbox(&a).expect("a takes the last RMID");
+    assert!(h.plugin.remove_pod_sandbox(&a).expect("remove a"));
+    assert_eq!(h.fake.rmids_in_limbo(), 1);
+    h.events();
+
+    h.threads("b1", [1901, 1902]);
+    let err = h
+        .plugin
+        .run_pod_sandbox(&b)
+        .expect_err("the only RMID is in limbo");
+    assert!(err.is_capacity(), "{err:?}");
+    h.plugin
+        .start_container(&b, &ctr("b1", &b, Created))
+        .expect("counted; nothing to place without a group");
+    assert_eq!(h.events(), vec![failed(&b, 0, 0), failed(&b, 1, 0)]);
+    let summary = h.plugin.retry_all_once();
+    assert_eq!((summary.groups.created, summary.groups.failed), (0, 1));
+    assert!(h.events().is_empty());
+
+    h.fake.end_limbo();
+    let summary = h.plugin.retry_all_once();
+    assert_eq!(
+        (summary.groups.created, summary.containers.reconciled),
+        (1, 1)
+    );
+    assert_eq!(h.events(), vec![exists(&h, &b, 1, 1)]);
+    assert_eq!(h.members(&b.uid), BTreeSet::from([1901, 1902]));
 }
