@@ -1,11 +1,15 @@
 //! The plugin against a real containerd 2.1 with real pods and containers (through
-//! `containerd-harness`): every scenario checks the plugin's events and the pod group's
-//! `tasks` against the thread ids read from the containers' cgroups.
+//! `containerd-harness`): every scenario matches each pod's events one by one (none
+//! skipped, and none after its `Removed` over a quiet period), and checks the pod group's
+//! `tasks` against the threads of the containers' processes read from `/proc`. Pods run
+//! a multi-threaded workload both before and after the plugin starts, so a plugin that
+//! placed process ids only would fail.
 //!
-//! They need root and the assets `cargo xtask nri-e2e` provisions (`NRI_E2E_*`), and
-//! fail with the reason when either is missing. resctrl: the real `/sys/fs/resctrl` when
-//! this host can monitor (with a group prefix of the test's own, removed afterwards),
-//! otherwise the fake in host mode; the output says which.
+//! They need root and the assets `cargo xtask nri-e2e` provisions (`NRI_E2E_*`, including
+//! the `threads` workload it builds), and fail with the reason when either is missing.
+//! resctrl: the real `/sys/fs/resctrl` when this host can monitor (with a group prefix of
+//! the test's own, removed afterwards), otherwise the fake in host mode; the output says
+//! which. The RMID exhaustion scenario always uses the fake, for its small limit.
 
 mod e2e;
 
