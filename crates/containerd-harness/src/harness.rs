@@ -16,7 +16,7 @@ use crate::cri::types::{
 use crate::cri::{Cri, CriClient};
 use crate::daemon;
 use crate::error::{Error, Result, io_err};
-use crate::images::{BUSYBOX_IMAGE, ImageSpec, PAUSE_IMAGE, build_archive};
+use crate::images::{BUSYBOX_IMAGE, ExtraBinary, ImageSpec, PAUSE_IMAGE, build_archive};
 use crate::teardown::{
     PRIVATE_DIR_PREFIX, TeardownReport, remove_all_via_cri, teardown_blocking, teardown_host,
 };
@@ -36,6 +36,9 @@ pub struct Options {
     pub nri_request_timeout: Duration,
     /// containerd's log level (`info`, `debug`, `trace`).
     pub log_level: String,
+    /// Static programs added to the workload image as `/bin/<name>` (name, host path),
+    /// for workloads busybox cannot run (e.g. one with many threads).
+    pub workload_binaries: Vec<(String, PathBuf)>,
 }
 
 impl Default for Options {
@@ -47,6 +50,7 @@ impl Default for Options {
             nri_registration_timeout: Duration::from_secs(5),
             nri_request_timeout: Duration::from_secs(2),
             log_level: "info".into(),
+            workload_binaries: Vec::new(),
         }
     }
 }
@@ -387,9 +391,18 @@ async fn start_in(
     let applets = daemon::busybox_applets(&assets.busybox).await?;
     let busybox = std::fs::read(&assets.busybox)
         .map_err(io_err(format!("reading {}", assets.busybox.display())))?;
+    let mut extra = Vec::new();
+    for (name, path) in &options.workload_binaries {
+        let bytes = std::fs::read(path).map_err(io_err(format!("reading {}", path.display())))?;
+        extra.push(ExtraBinary {
+            name: name.clone(),
+            bytes,
+        });
+    }
     let archive = build_archive(
         &busybox,
         &applets,
+        &extra,
         &[ImageSpec::pause(), ImageSpec::busybox()],
     )?;
     let archive_path = layout.images().join("images.tar");

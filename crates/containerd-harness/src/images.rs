@@ -1,7 +1,7 @@
 //! Single-layer OCI images built from a static busybox, without any registry or builder.
 //!
-//! One layer holds `/bin/busybox`, a symlink per applet, and the few directories and
-//! files a container runtime expects. Two images share it: a workload image and a pause
+//! One layer holds `/bin/busybox`, a symlink per applet, any extra static binaries a
+//! test asks for, and the few directories and files a container runtime expects. Two images share it: a workload image and a pause
 //! image for sandboxes. Both go into one OCI image-layout archive (`oci-layout`,
 //! `index.json`, `blobs/sha256/...`) that `ctr images import` reads; the index carries
 //! each image's full name in `io.containerd.image.name`, which import uses as the tag.
@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::cri::check_name;
 use crate::error::{Error, Result};
 
 /// Media type of an OCI image manifest.
@@ -109,14 +110,27 @@ pub struct ImageArchive {
     pub layer: Blob,
 }
 
+/// An executable added to the shared layer as `/bin/<name>` (e.g. a static test helper
+/// the busybox applets cannot stand in for).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraBinary {
+    /// The file name under `/bin`; one plain path component.
+    pub name: String,
+    /// The program's bytes (static: the image has no libraries).
+    pub bytes: Vec<u8>,
+}
+
 /// Builds an archive with one image per spec, all on one layer made from `busybox`
-/// (the binary's bytes) with a `/bin/<applet>` symlink for each of `applets`.
+/// (the binary's bytes) with a `/bin/<applet>` symlink for each of `applets`, plus
+/// `extra` binaries. An extra binary's name must be a plain path component
+/// ([`Error::BadName`]); it replaces an applet of the same name.
 pub fn build_archive(
     busybox: &[u8],
     applets: &[String],
+    extra: &[ExtraBinary],
     specs: &[ImageSpec],
 ) -> Result<ImageArchive> {
-    let layer_bytes = build_layer(busybox, applets)?;
+    let layer_bytes = build_layer(busybox, applets, extra)?;
     let layer = blob_of(&layer_bytes);
     let arch = oci_architecture();
 
@@ -185,7 +199,16 @@ pub fn build_archive(
 }
 
 /// The root file-system layer (an uncompressed tar).
-fn build_layer(busybox: &[u8], applets: &[String]) -> Result<Vec<u8>> {
+fn build_layer(busybox: &[u8], applets: &[String], extra: &[ExtraBinary]) -> Result<Vec<u8>> {
+    for binary in extra {
+        check_name("extra binary name", &binary.name)?;
+        if binary.name == "busybox" {
+            return Err(Error::BadName {
+                what: "extra binary name (busybox is the image's own)",
+                value: binary.name.clone(),
+            });
+        }
+    }
     let mut layer = tar::Builder::new(Vec::new());
     for dir in [
         "bin/", "dev/", "etc/", "proc/", "root/", "run/", "sys/", "tmp/", "var/",
@@ -195,13 +218,25 @@ fn build_layer(busybox: &[u8], applets: &[String]) -> Result<Vec<u8>> {
     append_file(&mut layer, "bin/busybox", busybox, 0o755)?;
     for applet in applets {
         // `--list` prints bare names; anything else would escape /bin or clobber busybox.
-        if applet.is_empty() || applet.contains('/') || applet == "busybox" {
+        if applet.is_empty()
+            || applet.contains('/')
+            || applet == "busybox"
+            || extra.iter().any(|b| b.name == *applet)
+        {
             continue;
         }
         let mut header = tar_header(tar::EntryType::Symlink, 0o777, 0);
         layer
             .append_link(&mut header, format!("bin/{applet}"), "busybox")
             .map_err(tar_err(format!("adding applet link {applet}")))?;
+    }
+    for binary in extra {
+        append_file(
+            &mut layer,
+            &format!("bin/{}", binary.name),
+            &binary.bytes,
+            0o755,
+        )?;
     }
     append_file(
         &mut layer,
@@ -347,7 +382,7 @@ mod tests {
     #[test]
     fn archive_layout_and_digests_are_consistent() {
         let specs = [ImageSpec::pause(), ImageSpec::busybox()];
-        let archive = build_archive(FAKE_BUSYBOX, &applets(), &specs).unwrap();
+        let archive = build_archive(FAKE_BUSYBOX, &applets(), &[], &specs).unwrap();
         let files = entries(&archive.bytes);
 
         // Every blob is stored under its own digest.
@@ -419,7 +454,8 @@ mod tests {
 
     #[test]
     fn layer_holds_busybox_and_safe_applet_links() {
-        let archive = build_archive(FAKE_BUSYBOX, &applets(), &[ImageSpec::busybox()]).unwrap();
+        let archive =
+            build_archive(FAKE_BUSYBOX, &applets(), &[], &[ImageSpec::busybox()]).unwrap();
         let files = entries(&archive.bytes);
         let layer = &files[&format!(
             "blobs/sha256/{}",
@@ -447,8 +483,8 @@ mod tests {
 
     #[test]
     fn archives_are_reproducible() {
-        let a = build_archive(FAKE_BUSYBOX, &applets(), &[ImageSpec::busybox()]).unwrap();
-        let b = build_archive(FAKE_BUSYBOX, &applets(), &[ImageSpec::busybox()]).unwrap();
+        let a = build_archive(FAKE_BUSYBOX, &applets(), &[], &[ImageSpec::busybox()]).unwrap();
+        let b = build_archive(FAKE_BUSYBOX, &applets(), &[], &[ImageSpec::busybox()]).unwrap();
         assert_eq!(a.bytes, b.bytes);
         assert_eq!(a.images, b.images);
     }
@@ -459,5 +495,38 @@ mod tests {
             sha256_digest(b"abc"),
             "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn extra_binaries_are_executables_in_bin_and_replace_an_applet() {
+        let extra = [ExtraBinary {
+            name: "sleep".into(),
+            bytes: b"\x7fELF helper".to_vec(),
+        }];
+        let archive =
+            build_archive(FAKE_BUSYBOX, &applets(), &extra, &[ImageSpec::busybox()]).unwrap();
+        let files = entries(&archive.bytes);
+        let layer = files
+            .iter()
+            .find(|(p, _)| p.ends_with(archive.layer.digest.trim_start_matches("sha256:")))
+            .map(|(_, (_, _, bytes))| entries(bytes))
+            .expect("the layer blob");
+        assert_eq!(
+            layer.get("bin/sleep"),
+            Some(&(tar::EntryType::Regular, 0o755, b"\x7fELF helper".to_vec()))
+        );
+    }
+
+    #[test]
+    fn an_extra_binary_must_be_a_plain_name_other_than_busybox() {
+        for name in ["../sh", "a/b", "", "busybox"] {
+            let extra = [ExtraBinary {
+                name: name.into(),
+                bytes: vec![1],
+            }];
+            let err = build_archive(FAKE_BUSYBOX, &applets(), &extra, &[ImageSpec::busybox()])
+                .expect_err(name);
+            assert!(matches!(err, Error::BadName { .. }), "{name}: {err:?}");
+        }
     }
 }

@@ -20,7 +20,7 @@
 //! | `RunPodSandbox` | [`ResctrlPlugin::run_pod_sandbox`] |
 //! | `CreateContainer` or `PostCreateContainer` | [`ResctrlPlugin::create_container`] |
 //! | `StartContainer`, `PostStartContainer` | [`ResctrlPlugin::start_container`] |
-//! | `UpdateContainer` | [`ResctrlPlugin::update_container`] |
+//! | `UpdateContainer` | nothing: resource updates change neither the cgroup nor the threads |
 //! | `StopContainer` | [`ResctrlPlugin::stop_container`] |
 //! | `StopPodSandbox` | nothing: the group stays until the sandbox is removed |
 //! | `RemoveContainer` | [`ResctrlPlugin::remove_container`] |

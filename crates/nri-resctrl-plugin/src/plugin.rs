@@ -170,17 +170,6 @@ impl<P: FsProvider, S: PidSource> ResctrlPlugin<P, S> {
         self.container_event(pod, container, Some(ContainerState::Running))
     }
 
-    /// A container changed (NRI `UpdateContainer`, or any event carrying a newer
-    /// description): records it as given and places its threads if it may have some and
-    /// is not reconciled yet.
-    pub fn update_container(
-        &mut self,
-        pod: &PodInfo,
-        container: &ContainerInfo,
-    ) -> Result<(), PluginError> {
-        self.container_event(pod, container, None)
-    }
-
     /// A container stopped (NRI `StopContainer`): it no longer counts towards its pod.
     pub fn stop_container(
         &mut self,

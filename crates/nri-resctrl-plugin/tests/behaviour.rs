@@ -94,8 +94,8 @@ fn behaviour_02_duplicate_container_events_change_nothing_and_emit_nothing() {
     h.plugin.create_container(&a, &a1).expect("late create");
     h.plugin.start_container(&a, &a1).expect("start again");
     h.plugin
-        .update_container(&a, &ctr("a1", &a, Running).with_pid(4242))
-        .expect("post-start update with the pid");
+        .start_container(&a, &ctr("a1", &a, Running).with_pid(4242))
+        .expect("post-start with the pid");
     h.plugin
         .start_container(&a, &ctr("a1", &a, Running))
         .expect("post-start");
@@ -866,4 +866,200 @@ fn the_group_prefix_names_groups_and_bounds_cleanup() {
         Path::new(ROOT).join("mon_groups/nri_uid-a")
     );
     assert!(h.fake.group_exists(&h.group(&a.uid)));
+}
+
+/// Containers that arrived before their pod are placed by the first event that brings
+/// the pod, even when that event is about another container; one that has not started
+/// yet is adopted without being placed.
+#[test]
+fn waiting_containers_are_placed_when_a_later_container_event_brings_their_pod() {
+    let mut h = Harness::started();
+    let a = pod("a");
+    h.threads("a1", [1601, 1602]);
+    let summary = h
+        .plugin
+        .synchronize(&[], &[ctr("a1", &a, Running), ctr("a3", &a, Created)]);
+    assert_eq!(summary.waiting_containers, 2);
+    assert!(h.events().is_empty());
+
+    h.threads("a2", [1611]);
+    h.plugin
+        .start_container(&a, &ctr("a2", &a, Created))
+        .expect("the pod arrives with a2");
+    let events = h.events();
+    assert_eq!(events, vec![exists(&h, &a, 3, 2)]);
+    assert_eq!(h.members(&a.uid), BTreeSet::from([1601, 1602, 1611]));
+}
+
+/// A pod coming back with the uid of a removed pod whose group could not be deleted
+/// keeps that group as its own; other such groups are still deleted by a retry.
+#[test]
+fn a_returning_pod_keeps_its_stale_group_and_other_stale_groups_are_still_deleted() {
+    let mut h = Harness::started();
+    let (a, b) = (pod("a"), pod("b"));
+    h.plugin.run_pod_sandbox(&a).expect("run a");
+    h.plugin.run_pod_sandbox(&b).expect("run b");
+    let (group_a, group_b) = (h.group(&a.uid), h.group(&b.uid));
+    h.fake.deny_access(group_a.clone());
+    h.fake.deny_access(group_b.clone());
+    h.plugin
+        .remove_pod_sandbox(&a)
+        .expect_err("a's group is kept");
+    h.plugin
+        .remove_pod_sandbox(&b)
+        .expect_err("b's group is kept");
+    h.fake.allow_access(&group_a);
+    h.fake.allow_access(&group_b);
+    h.events();
+
+    let again = PodInfo::new("sb-a-2", a.uid.clone())
+        .with_name("default", "pod-a")
+        .with_cgroup_parent("/kubepods/besteffort/poda");
+    h.plugin.run_pod_sandbox(&again).expect("a returns");
+    assert_eq!(h.events(), vec![exists(&h, &again, 0, 0)]);
+
+    let summary = h.plugin.retry_all_once();
+    assert_eq!(
+        (summary.stale_groups_removed, summary.stale_groups_left),
+        (1, 0)
+    );
+    assert!(
+        h.fake.group_exists(&group_a),
+        "the returned pod's group is live"
+    );
+    assert!(!h.fake.group_exists(&group_b));
+    assert_eq!(
+        h.plugin.pod_status(&a.uid).map(|s| s.group_state),
+        Some(events::ResctrlGroupState::Exists(
+            group_a.to_string_lossy().into_owned()
+        ))
+    );
+}
+
+/// A placement error other than a vanished group (here EACCES on `tasks`) is the
+/// container's problem: the group stays, the container is not reconciled, no `Failed`
+/// goes out, and a later retry places it.
+#[test]
+fn a_denied_tasks_file_leaves_the_group_and_the_container_unreconciled() {
+    let mut h = Harness::started();
+    let a = pod("a");
+    h.threads("a1", [1701, 1702]);
+    h.plugin.run_pod_sandbox(&a).expect("run");
+    h.events();
+    let tasks = h.group(&a.uid).join("tasks");
+    h.fake.deny_access(tasks.clone());
+    let err = h
+        .plugin
+        .start_container(&a, &ctr("a1", &a, Created))
+        .expect_err("tasks denied");
+    assert!(
+        matches!(
+            &err,
+            PluginError::Resctrl(resctrl::Error::NoPermission { path, .. }) if *path == tasks
+        ),
+        "{err:?}"
+    );
+    let events = h.events();
+    assert_eq!(events, vec![exists(&h, &a, 1, 0)]);
+    assert!(h.fake.group_exists(&h.group(&a.uid)));
+    assert!(h.members(&a.uid).is_empty());
+
+    h.fake.allow_access(&tasks);
+    let summary = h.plugin.retry_all_once();
+    assert_eq!(
+        (summary.groups.created, summary.containers.reconciled),
+        (0, 1)
+    );
+    let events = h.events();
+    assert_eq!(events, vec![exists(&h, &a, 1, 1)]);
+}
+
+/// Bulk calls count every container that could not be placed: each one of a pod whose
+/// group vanished, and each failing one of a pod whose other containers succeed.
+#[test]
+fn bulk_calls_count_each_container_that_could_not_be_placed() {
+    let mut h = Harness::started();
+    let (a, b) = (pod("a"), pod("b"));
+    for (id, tid) in [("a1", 1801), ("a2", 1802), ("a3", 1803)] {
+        h.threads(id, [tid]);
+    }
+    for (id, tid) in [("b1", 1811), ("b2", 1812), ("b3", 1813), ("b4", 1814)] {
+        h.threads(id, [tid]);
+    }
+    let containers: Vec<ContainerInfo> = ["a1", "a2", "a3"]
+        .iter()
+        .map(|id| ctr(id, &a, Running))
+        .chain(
+            ["b1", "b2", "b3", "b4"]
+                .iter()
+                .map(|id| ctr(id, &b, Running)),
+        )
+        .collect();
+    let summary = h.plugin.synchronize(&[a.clone(), b.clone()], &containers);
+    assert_eq!(
+        (summary.containers.reconciled, summary.containers.failed),
+        (7, 0)
+    );
+
+    h.fake.remove_dir(&h.group(&a.uid)).expect("a's group goes");
+    h.pids.vanish("b2");
+    h.pids.vanish("b4");
+    let tally = h.plugin.recheck_reconciled_containers();
+    assert_eq!((tally.failed, tally.reconciled), (3 + 2, 2));
+}
+
+/// Every event the channel could not take is counted, from none to each one lost.
+#[test]
+fn dropped_events_counts_every_event_the_full_channel_refused() {
+    let mut h = Harness::with(FakeResctrl::new(), PluginConfig::default(), 1);
+    h.plugin.start().expect("start");
+    assert_eq!(h.plugin.dropped_events(), 0);
+    h.plugin.run_pod_sandbox(&pod("a")).expect("a fits");
+    assert_eq!(h.plugin.dropped_events(), 0);
+    for n in ["b", "c", "d"] {
+        h.plugin.run_pod_sandbox(&pod(n)).expect("dropped");
+    }
+    assert_eq!(h.plugin.dropped_events(), 3);
+}
+
+/// On hardware a removed pod's monitoring ID stays in limbo while the cache still holds
+/// lines tagged with it: a new pod meanwhile is `Failed` with a capacity error, retries
+/// during limbo change nothing, and the first retry after it creates the group and
+/// places the threads.
+#[test]
+fn a_pod_waiting_for_an_rmid_in_limbo_gets_its_group_once_limbo_ends() {
+    let fake = FakeResctrl::builder()
+        .num_rmids(2)
+        .rmid_limbo(std::time::Duration::from_secs(3600))
+        .build();
+    let mut h = Harness::with(fake, PluginConfig::default(), 64);
+    h.plugin.start().expect("start");
+    let (a, b) = (pod("a"), pod("b"));
+    h.plugin.run_pod_sandbox(&a).expect("a takes the last RMID");
+    assert!(h.plugin.remove_pod_sandbox(&a).expect("remove a"));
+    assert_eq!(h.fake.rmids_in_limbo(), 1);
+    h.events();
+
+    h.threads("b1", [1901, 1902]);
+    let err = h
+        .plugin
+        .run_pod_sandbox(&b)
+        .expect_err("the only RMID is in limbo");
+    assert!(err.is_capacity(), "{err:?}");
+    h.plugin
+        .start_container(&b, &ctr("b1", &b, Created))
+        .expect("counted; nothing to place without a group");
+    assert_eq!(h.events(), vec![failed(&b, 0, 0), failed(&b, 1, 0)]);
+    let summary = h.plugin.retry_all_once();
+    assert_eq!((summary.groups.created, summary.groups.failed), (0, 1));
+    assert!(h.events().is_empty());
+
+    h.fake.end_limbo();
+    let summary = h.plugin.retry_all_once();
+    assert_eq!(
+        (summary.groups.created, summary.containers.reconciled),
+        (1, 1)
+    );
+    assert_eq!(h.events(), vec![exists(&h, &b, 1, 1)]);
+    assert_eq!(h.members(&b.uid), BTreeSet::from([1901, 1902]));
 }

@@ -8,6 +8,7 @@ use std::fs;
 use std::path::Path;
 use std::sync::mpsc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use nri_resctrl_plugin::pid_source::{
     CgroupVersion, DEFAULT_CGROUP_ROOT, V1_CONTROLLERS, mount_root,
@@ -77,20 +78,28 @@ fn this_process(cgroup_path: &str) -> (PodInfo, ContainerInfo) {
 }
 
 /// This process's thread ids, from procfs.
-fn own_threads() -> BTreeSet<u32> {
+/// This process's threads, each with its start time (clock ticks since boot), so a
+/// thread id reused by a newer thread does not pass for the same thread. A thread that
+/// exits while it is listed is left out.
+fn own_threads() -> BTreeSet<(u32, u64)> {
     fs::read_dir("/proc/self/task")
         .expect("list /proc/self/task")
-        .map(|e| {
-            e.expect("task entry")
+        .filter_map(|e| {
+            let tid: u32 = e
+                .expect("task entry")
                 .file_name()
                 .to_str()
                 .and_then(|n| n.parse().ok())
-                .expect("numeric tid")
+                .expect("numeric tid");
+            let stat = fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+            // Field 22, counted after the parenthesised command name, which may hold spaces.
+            let after_name = &stat[stat.rfind(')')? + 1..];
+            let start = after_name.split_whitespace().nth(19)?.parse().ok()?;
+            Some((tid, start))
         })
         .collect()
 }
 
-/// The calling thread's id, from `/proc/thread-self` (`<pid>/task/<tid>`).
 fn current_tid() -> u32 {
     let link = fs::read_link("/proc/thread-self").expect("read /proc/thread-self");
     link.file_name()
@@ -122,33 +131,55 @@ fn check_source_sees_this_process(source: &CgroupPidSource) {
     });
     let tid = tid_rx.recv().expect("worker tid");
 
+    // Other tests of this process (plain `cargo test` runs them as threads) start and
+    // end threads meanwhile: only a thread alive both before and after the listing was
+    // alive throughout it, so only those must be listed. (Reading /proc/self/task while
+    // threads exit may also skip live ones, which only weakens this check.)
+    let before = own_threads();
     let listed: BTreeSet<u32> = source
         .thread_ids(&pod, &container)
         .expect("list threads")
         .into_iter()
         .collect();
-    let own = own_threads();
-    assert!(own.len() >= 2, "main thread and worker: {own:?}");
+    let own: BTreeSet<u32> = before
+        .intersection(&own_threads())
+        .map(|(tid, _)| *tid)
+        .collect();
+    assert!(
+        listed.contains(&current_tid()) && listed.contains(&tid),
+        "this thread and the worker {tid} are listed: {listed:?}"
+    );
     assert!(
         own.is_subset(&listed),
         "threads {:?} of this process are missing from {}",
         own.difference(&listed).collect::<Vec<_>>(),
         dir.display()
     );
-    assert!(listed.contains(&tid), "the new thread {tid} is listed");
 
     stop_tx.send(()).expect("stop worker");
     worker.join().expect("worker exits");
-    let after: BTreeSet<u32> = source
-        .thread_ids(&pod, &container)
-        .expect("list threads again")
-        .into_iter()
-        .collect();
-    assert!(!after.contains(&tid), "the exited thread {tid} is gone");
-    assert!(
-        after.contains(&current_tid()),
-        "this thread is still listed"
-    );
+    // `join` returns when the thread's exit has begun; it leaves its cgroup a little
+    // later (and its id may then be reused by a thread another test starts).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let after: BTreeSet<u32> = source
+            .thread_ids(&pod, &container)
+            .expect("list threads again")
+            .into_iter()
+            .collect();
+        assert!(
+            after.contains(&current_tid()),
+            "this thread is still listed"
+        );
+        if !after.contains(&tid) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the exited thread {tid} is still listed after 10 s"
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
 }
 
 #[test]

@@ -220,21 +220,47 @@ mod tests {
     #[test]
     fn cleanup_counts_races_and_failures_and_goes_on() {
         let fake = populated();
-        fake.vanish_on_rmdir(p("mon_groups/pod_a"));
+        for rel in ["mon_groups/pod_c", "mon_groups/pod_d", "mon_groups/pod_e"] {
+            fake.create_dir(&p(rel)).expect(rel);
+        }
+        // Unequal counts, so a count credited to the wrong field shows.
+        for rel in ["mon_groups/pod_a", "mon_groups/pod_c", "mon_groups/pod_d"] {
+            fake.vanish_on_rmdir(p(rel));
+        }
         fake.deny_access(p("mon_groups/pod_b"));
         let s = handle(&fake).cleanup_prefix().expect("cleanup");
         assert_eq!(
             s,
             CleanupSummary {
-                removed: 1,
+                removed: 2,
                 removal_failures: 1,
-                removal_race: 1,
+                removal_race: 3,
                 non_prefix_groups: 2,
             }
         );
-        assert!(!fake.group_exists(&p("mon_groups/pod_a")));
+        for gone in ["mon_groups/pod_a", "mon_groups/pod_e", "pod_ctrl"] {
+            assert!(!fake.group_exists(&p(gone)), "{gone}");
+        }
         assert!(fake.group_exists(&p("mon_groups/pod_b")));
-        assert!(!fake.group_exists(&p("pod_ctrl")));
+    }
+
+    #[test]
+    fn an_unlistable_mon_groups_fails_cleanup_naming_it() {
+        let fake = populated();
+        fake.deny_access(p("mon_groups"));
+        let err = handle(&fake).cleanup_prefix().expect_err("denied");
+        assert!(
+            matches!(
+                &err,
+                Error::NoPermission {
+                    op: Op::ListDir,
+                    path,
+                    ..
+                } if *path == p("mon_groups")
+            ),
+            "{err:?}"
+        );
+        assert_eq!(fake.counters().rmdir_calls, 0, "nothing removed");
     }
 
     #[test]

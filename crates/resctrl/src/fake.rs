@@ -27,7 +27,9 @@
 //!   ENOSPC; an existing name EEXIST. The root group holds one RMID and one CLOSID.
 //! - rmdir frees the IDs and moves the group's threads to its parent control group (for
 //!   a control group: to the root, and its monitoring groups go with it), as the kernel
-//!   does. rmdir of the root gives EBUSY, of `info`/`mon_groups`/`mon_data` EPERM.
+//!   does. Optionally ([`FakeResctrlBuilder::rmid_limbo`]) a freed RMID stays in limbo
+//!   for a while, and a mkdir that finds only such RMIDs fails with EBUSY, as on
+//!   hardware whose cache still holds lines tagged with them. rmdir of the root gives EBUSY, of `info`/`mon_groups`/`mon_data` EPERM.
 //! - Threads: a settable set of live thread ids ([`FakeResctrl::add_threads`], all
 //!   starting in the root group). Each lives in exactly one group; writing its id to a
 //!   `tasks` file moves it. An unknown id gives ESRCH; a malformed one EINVAL; moving a
@@ -281,10 +283,23 @@ impl FakeResctrl {
         self.lock().rmids_in_use()
     }
 
-    /// RMIDs still free.
+    /// RMIDs still free (neither in use nor in limbo).
     pub fn free_rmids(&self) -> u32 {
         let s = self.lock();
-        s.num_rmids.saturating_sub(s.rmids_in_use())
+        s.num_rmids
+            .saturating_sub(s.rmids_in_use())
+            .saturating_sub(s.rmids_in_limbo())
+    }
+
+    /// RMIDs freed by rmdir but not reusable yet
+    /// ([`FakeResctrlBuilder::rmid_limbo`]; always 0 when limbo is not modelled).
+    pub fn rmids_in_limbo(&self) -> u32 {
+        self.lock().rmids_in_limbo()
+    }
+
+    /// Frees every RMID in limbo now, as when their cache occupancy has dropped.
+    pub fn end_limbo(&self) {
+        self.lock().limbo.clear();
     }
 
     /// CLOSIDs in use, the root group's included.

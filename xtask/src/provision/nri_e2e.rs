@@ -49,6 +49,12 @@ impl Layout {
         self.root.join("busybox")
     }
 
+    /// The multi-threaded workload program the suite builds (see
+    /// `crates/containerd-harness/workloads/threads.rs`).
+    pub fn threads_workload(&self) -> PathBuf {
+        self.root.join("threads")
+    }
+
     /// Where each run of the suite creates its private containerd directories, so leftovers
     /// of a crashed run can be found.
     pub fn run_dir(&self) -> PathBuf {

@@ -6,6 +6,7 @@ pub mod types;
 mod workloads;
 
 pub use client::{CriClient, IMAGE_SERVICE, RUNTIME_SERVICE};
+pub(crate) use workloads::check_name;
 pub use workloads::{Cri, RUN_LABEL, RemoveAllOutcome};
 
 use std::fmt;

@@ -541,7 +541,7 @@ fn remove_cgroup_everywhere(path: &str) -> Result<()> {
 }
 
 /// Names end up in paths (log directories, cgroups): keep them to one plain component.
-fn check_name(what: &'static str, value: &str) -> Result<()> {
+pub(crate) fn check_name(what: &'static str, value: &str) -> Result<()> {
     let plain = !value.is_empty()
         && value.len() <= 128
         && value != "."

@@ -117,6 +117,40 @@ impl ResctrlUnderTest {
         this
     }
 
+    /// The fake in host mode with `num_rmids` monitoring IDs (the root group's included),
+    /// whatever this host has: for scenarios that need a small limit.
+    pub fn fake(test: &str, num_rmids: u32) -> Self {
+        let prefix = format!("e2e{}{test}_", std::process::id());
+        let fake = FakeResctrl::builder()
+            .host_threads()
+            .num_rmids(num_rmids)
+            .build();
+        let config = fake.config().with_group_prefix(&prefix);
+        let backend = Backend::Fake(fake);
+        let handle = Resctrl::with_provider(backend.clone(), config.clone())
+            .expect("valid test resctrl configuration");
+        let this = ResctrlUnderTest {
+            backend,
+            config,
+            handle,
+            description: format!(
+                "FAKE resctrl with the host's threads and {num_rmids} RMIDs (chosen by the test)"
+            ),
+        };
+        println!("=== resctrl backend: {} ===", this.description);
+        this
+    }
+
+    /// A handle on the same resctrl whose groups are named with `prefix` (another owner's
+    /// groups, invisible to the plugin's cleanup).
+    pub fn other_owner(&self, prefix: &str) -> Resctrl<Backend> {
+        Resctrl::with_provider(
+            self.backend.clone(),
+            self.config.clone().with_group_prefix(prefix),
+        )
+        .expect("valid resctrl configuration for another owner")
+    }
+
     /// The test's group prefix.
     pub fn prefix(&self) -> &str {
         &self.config.group_prefix

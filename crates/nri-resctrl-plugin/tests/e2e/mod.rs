@@ -18,11 +18,31 @@ pub const WORKLOAD: &[&str] = &["sh", "-c", "sleep 600 & sleep 600 & wait"];
 /// Processes (single-threaded each) of [`WORKLOAD`].
 pub const WORKLOAD_THREADS: usize = 3;
 
-/// Starts a private containerd, failing with a clear message when this host cannot.
+/// A workload of three processes and nine threads: a shell, and two `threads` processes
+/// of 5 and 3 threads. A plugin placing process ids only leaves six of them out.
+pub const THREADED_WORKLOAD: &[&str] = &["sh", "-c", "threads 4 & threads 2 & wait"];
+/// Threads of [`THREADED_WORKLOAD`].
+pub const THREADED_WORKLOAD_THREADS: usize = 9;
+/// Processes of [`THREADED_WORKLOAD`].
+pub const THREADED_WORKLOAD_PROCESSES: usize = 3;
+
+/// The built `threads` program (`crates/containerd-harness/workloads/threads.rs`), which
+/// `cargo xtask nri-e2e` compiles.
+pub const ENV_THREADS: &str = "NRI_E2E_THREADS";
+
+/// Starts a private containerd whose workload image has `/bin/threads`, failing with a
+/// clear message when this host cannot.
 pub async fn containerd() -> Containerd {
     let assets = Assets::from_env()
         .unwrap_or_else(|e| panic!("cannot run the NRI end-to-end scenarios: {}", Chain(&e)));
-    Containerd::start(&assets, Options::default())
+    let threads = std::env::var_os(ENV_THREADS).unwrap_or_else(|| {
+        panic!("{ENV_THREADS} is not set: run the scenarios through `cargo xtask nri-e2e`, which builds the threads workload")
+    });
+    let options = Options {
+        workload_binaries: vec![("threads".into(), threads.into())],
+        ..Options::default()
+    };
+    Containerd::start(&assets, options)
         .await
         .unwrap_or_else(|e| panic!("cannot start the private containerd: {}", Chain(&e)))
 }

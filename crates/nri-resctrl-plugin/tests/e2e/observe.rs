@@ -25,14 +25,52 @@ fn cgroup_threads(dir: &Path) -> BTreeSet<u32> {
         .collect()
 }
 
-/// Waits until pod `uid`'s group holds exactly the threads of `containers` (read from
-/// their cgroups, independently of the plugin); returns them.
+/// The process ids of a cgroup directory (`cgroup.procs`, in v1 and v2).
+fn cgroup_procs(dir: &Path) -> BTreeSet<u32> {
+    let file = dir.join("cgroup.procs");
+    std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", file.display()))
+        .split_whitespace()
+        .filter_map(|t| t.parse().ok())
+        .collect()
+}
+
+/// The threads of processes `pids`, from `/proc/<pid>/task/*` (a process that exited
+/// meanwhile has none).
+fn proc_threads(pids: &BTreeSet<u32>) -> BTreeSet<u32> {
+    let mut threads = BTreeSet::new();
+    for pid in pids {
+        let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        threads.extend(
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok())),
+        );
+    }
+    threads
+}
+
+/// What a pod's group was found to hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// Every thread of the containers' processes, which the group holds exactly.
+    pub threads: BTreeSet<u32>,
+    /// Those processes.
+    pub processes: BTreeSet<u32>,
+}
+
+/// Waits until pod `uid`'s group holds exactly the threads of `containers`, found
+/// independently of the plugin: every process in the containers' cgroups
+/// (`cgroup.procs`), and every thread of each from `/proc/<pid>/task`, which must also be
+/// what the cgroups list as their threads. Returns them.
 pub async fn assert_group_holds(
     rut: &ResctrlUnderTest,
     cri: &Cri,
     uid: &str,
     containers: &[&ContainerId],
-) -> BTreeSet<u32> {
+) -> Held {
     let mut dirs: Vec<PathBuf> = Vec::new();
     for id in containers {
         let cgroup = cri
@@ -43,18 +81,42 @@ pub async fn assert_group_holds(
     }
     let deadline = Instant::now() + WAIT;
     loop {
-        let expected: BTreeSet<u32> = dirs.iter().flat_map(|d| cgroup_threads(d)).collect();
+        let processes: BTreeSet<u32> = dirs.iter().flat_map(|d| cgroup_procs(d)).collect();
+        let threads = proc_threads(&processes);
+        let listed: BTreeSet<u32> = dirs.iter().flat_map(|d| cgroup_threads(d)).collect();
         let tasks = rut.tasks(uid);
-        if tasks.as_ref() == Some(&expected) && !expected.is_empty() {
-            return expected;
+        if tasks.as_ref() == Some(&threads) && listed == threads && !threads.is_empty() {
+            return Held { threads, processes };
         }
         assert!(
             Instant::now() < deadline,
-            "pod {uid}: the group {} holds {tasks:?}, its containers' cgroups {expected:?}",
+            "pod {uid}: the group {} holds {tasks:?}; its containers' processes {processes:?} \
+             have the threads {threads:?} in /proc, and their cgroups list {listed:?}",
             rut.group(uid).display()
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// [`assert_group_holds`] for containers running [`super::THREADED_WORKLOAD`]: also
+/// checks that they have more threads than processes, as that workload must.
+pub async fn assert_group_holds_threads(
+    rut: &ResctrlUnderTest,
+    cri: &Cri,
+    uid: &str,
+    containers: &[&ContainerId],
+) -> Held {
+    let held = assert_group_holds(rut, cri, uid, containers).await;
+    let n = containers.len();
+    assert_eq!(
+        (held.processes.len(), held.threads.len()),
+        (
+            n * super::THREADED_WORKLOAD_PROCESSES,
+            n * super::THREADED_WORKLOAD_THREADS
+        ),
+        "pod {uid}: processes and threads of the threaded workload: {held:?}"
+    );
+    held
 }
 
 /// Waits until pod `uid`'s group is gone.
@@ -146,7 +208,7 @@ impl Latencies {
             .map(|s| format!("{:.1?} (call {:.1?})", s.placed, s.start_call))
             .collect();
         format!(
-            "start-to-placement latency over {} containers: min {min:.1?}, median {median:.1?}, max {max:.1?} (target < 100ms)\n  samples: placed (of which the StartContainer call): {}",
+            "start-to-placement latency over {} containers: min {min:.1?}, median {median:.1?}, max {max:.1?}\n  (information, not a test result: the 100 ms target is judged by benchmark figures (the core's cost per event: the `synchronize` benchmark), not here; this test asserts only that placement is event-driven, under 2 s where the retry round is 10 s)\n  samples: placed (of which the StartContainer call): {}",
             self.0.len(),
             samples.join(", ")
         )

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use super::host::HostThreads;
 use super::model::{Group, State};
@@ -18,6 +19,7 @@ pub struct FakeResctrlBuilder {
     mounts_path: PathBuf,
     cpuinfo_path: PathBuf,
     num_rmids: u32,
+    rmid_limbo: Option<Duration>,
     num_closids: Option<u32>,
     domains: Vec<u32>,
     snc_nodes_per_l3: u32,
@@ -35,6 +37,7 @@ impl Default for FakeResctrlBuilder {
             mounts_path: PathBuf::from(DEFAULT_MOUNTS_PATH),
             cpuinfo_path: PathBuf::from(DEFAULT_CPUINFO_PATH),
             num_rmids: 64,
+            rmid_limbo: None,
             num_closids: Some(16),
             domains: vec![0, 1],
             snc_nodes_per_l3: 1,
@@ -69,6 +72,16 @@ impl FakeResctrlBuilder {
     /// Number of RMIDs, including the root group's (default 64).
     pub fn num_rmids(mut self, n: u32) -> Self {
         self.num_rmids = n;
+        self
+    }
+
+    /// Models RMID limbo (default off, so freed RMIDs are free at once): an RMID freed
+    /// by rmdir stays busy for `duration`, as the kernel keeps it until the cache lines
+    /// it tagged have been evicted (occupancy below `max_threshold_occupancy`, checked
+    /// about every second). mkdir finding only such RMIDs fails with EBUSY, not ENOSPC.
+    /// [`FakeResctrl::end_limbo`] ends it at once.
+    pub fn rmid_limbo(mut self, duration: Duration) -> Self {
+        self.rmid_limbo = Some(duration);
         self
     }
 
@@ -152,6 +165,8 @@ impl FakeResctrlBuilder {
             mounts_path: self.mounts_path,
             cpuinfo_path: self.cpuinfo_path,
             num_rmids: self.num_rmids,
+            limbo_for: self.rmid_limbo,
+            limbo: Vec::new(),
             num_closids: self.num_closids,
             domains: self.domains,
             snc_nodes_per_l3: self.snc_nodes_per_l3,

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
 
@@ -41,6 +42,10 @@ pub(super) struct State {
     pub(super) mounts_path: PathBuf,
     pub(super) cpuinfo_path: PathBuf,
     pub(super) num_rmids: u32,
+    /// How long a freed RMID stays in limbo (`None`: it is free at once).
+    pub(super) limbo_for: Option<Duration>,
+    /// When each RMID in limbo is free again.
+    pub(super) limbo: Vec<Instant>,
     pub(super) num_closids: Option<u32>,
     pub(super) domains: Vec<u32>,
     /// Sub-NUMA clustering: NUMA nodes per L3 domain (1: off).
@@ -161,6 +166,23 @@ impl State {
             u32::try_from(self.groups.len()).unwrap_or(u32::MAX)
         } else {
             0
+        }
+    }
+
+    /// RMIDs freed by rmdir that the kernel cannot hand out yet.
+    pub(super) fn rmids_in_limbo(&self) -> u32 {
+        let now = Instant::now();
+        let n = self.limbo.iter().filter(|until| **until > now).count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    /// Puts the RMIDs of `freed` removed groups in limbo, if limbo is modelled.
+    fn enter_limbo(&mut self, freed: usize) {
+        if let Some(d) = self.limbo_for
+            && self.monitoring()
+        {
+            let until = Instant::now() + d;
+            self.limbo.extend(std::iter::repeat_n(until, freed));
         }
     }
 
@@ -521,9 +543,16 @@ impl State {
             ),
             Node::Dir(_) => return Err(Errno::PERM),
         };
-        if self.monitoring() && self.rmids_in_use() >= self.num_rmids {
+        let now = Instant::now();
+        self.limbo.retain(|until| *until > now);
+        if self.monitoring() && self.rmids_in_use() + self.rmids_in_limbo() >= self.num_rmids {
             self.last_cmd_status = "Out of RMIDs\n".into();
-            return Err(Errno::NOSPC);
+            // The kernel's alloc_rmid: "busy" while freed RMIDs still wait in limbo.
+            return Err(if self.limbo.is_empty() {
+                Errno::NOSPC
+            } else {
+                Errno::BUSY
+            });
         }
         self.groups.insert(key, group);
         self.last_cmd_status = "ok\n".into();
@@ -566,6 +595,7 @@ impl State {
                 (doomed, String::new())
             }
         };
+        self.enter_limbo(doomed.len());
         for owner in self.owner.values_mut() {
             if doomed.contains(owner) {
                 owner.clone_from(&new_home);
@@ -577,6 +607,7 @@ impl State {
 
     pub(super) fn unmount(&mut self) {
         self.mounted = false;
+        self.enter_limbo(self.groups.len() - 1);
         self.groups.retain(|k, _| k.is_empty());
         for owner in self.owner.values_mut() {
             owner.clear();

@@ -768,3 +768,167 @@ fn stat_tells_directories_from_files_without_side_effects() {
         "size is read-only, as in the kernel"
     );
 }
+
+#[test]
+fn a_freed_rmid_in_limbo_is_busy_until_limbo_ends() {
+    let fake = FakeResctrl::builder()
+        .num_rmids(3)
+        .rmid_limbo(std::time::Duration::from_secs(3600))
+        .build();
+    fake.create_dir(&p("mon_groups/a")).expect("2 of 3");
+    fake.create_dir(&p("mon_groups/b")).expect("3 of 3");
+    fake.remove_dir(&p("mon_groups/a")).expect("rmdir");
+    assert_eq!(
+        (
+            fake.rmids_in_use(),
+            fake.rmids_in_limbo(),
+            fake.free_rmids()
+        ),
+        (2, 1, 0)
+    );
+    assert_eq!(
+        errno_of(fake.create_dir(&p("mon_groups/c"))),
+        Some(Errno::BUSY),
+        "only a dirty RMID is left"
+    );
+    assert_eq!(fake.last_cmd_status(), "Out of RMIDs\n");
+    // A control group and its monitoring groups all go to limbo.
+    fake.remove_dir(&p("mon_groups/b")).expect("rmdir");
+    assert_eq!(fake.rmids_in_limbo(), 2);
+    fake.end_limbo();
+    assert_eq!((fake.rmids_in_limbo(), fake.free_rmids()), (0, 2));
+    fake.create_dir(&p("mon_groups/c")).expect("clean RMID");
+    fake.create_dir(&p("ctrl")).expect("the last one");
+    assert_eq!(
+        errno_of(fake.create_dir(&p("mon_groups/d"))),
+        Some(Errno::NOSPC),
+        "none in limbo: plain exhaustion"
+    );
+}
+
+#[test]
+fn a_short_limbo_ends_by_itself() {
+    let fake = FakeResctrl::builder()
+        .num_rmids(2)
+        .rmid_limbo(std::time::Duration::from_millis(1))
+        .build();
+    fake.create_dir(&p("mon_groups/a")).expect("2 of 2");
+    fake.remove_dir(&p("mon_groups/a")).expect("rmdir");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(fake.rmids_in_limbo(), 0);
+    fake.create_dir(&p("mon_groups/b")).expect("limbo over");
+}
+
+#[test]
+fn without_limbo_a_freed_rmid_is_free_at_once() {
+    let fake = FakeResctrl::builder().num_rmids(2).build();
+    fake.create_dir(&p("c")).expect("2 of 2");
+    fake.remove_dir(&p("c")).expect("rmdir");
+    assert_eq!((fake.rmids_in_limbo(), fake.free_rmids()), (0, 1));
+    fake.create_dir(&p("mon_groups/a")).expect("free at once");
+}
+
+#[test]
+fn a_control_group_does_not_resolve_below_a_monitoring_group() {
+    let fake = FakeResctrl::new();
+    fake.create_dir(&p("ctrl")).expect("control group");
+    fake.create_dir(&p("mon_groups/m"))
+        .expect("monitoring group");
+    fake.create_dir(&p("ctrl/mon_groups/n"))
+        .expect("nested monitoring group");
+    for rel in [
+        "mon_groups/m/ctrl",
+        "mon_groups/m/ctrl/tasks",
+        "mon_groups/m/mon_groups",
+        "ctrl/ctrl/tasks",
+        "ctrl/mon_groups/n/ctrl/tasks",
+        "mon_groups/m/info",
+    ] {
+        assert_eq!(fake.stat(&p(rel)), None, "{rel}");
+        assert_eq!(
+            errno_of(fake.read_to_string(&p(rel))),
+            Some(Errno::NOENT),
+            "{rel}"
+        );
+    }
+    assert_eq!(
+        errno_of(fake.write(&p("mon_groups/m/ctrl/tasks"), b"1")),
+        Some(Errno::NOENT)
+    );
+}
+
+#[test]
+fn without_monitoring_no_group_has_mon_data() {
+    let fake = FakeResctrl::builder().mon_features([]).build();
+    fake.create_dir(&p("c")).expect("control group");
+    for rel in [
+        "mon_data",
+        "c/mon_data",
+        "mon_data/mon_L3_00",
+        "c/mon_groups",
+    ] {
+        assert_eq!(fake.stat(&p(rel)), None, "{rel}");
+        assert_eq!(
+            errno_of(fake.read_dir(&p(rel))),
+            Some(Errno::NOENT),
+            "{rel}"
+        );
+    }
+    assert!(!names(&fake, &p("c")).contains(&"mon_data".to_owned()));
+    assert_eq!(
+        errno_of(fake.read_to_string(&p("info/L3_MON/num_rmids"))),
+        Some(Errno::NOENT)
+    );
+}
+
+#[test]
+fn every_info_file_reads_what_the_kernel_prints() {
+    let fake = FakeResctrl::builder()
+        .num_rmids(8)
+        .num_closids(Some(4))
+        .mon_features([MonEvent::LlcOccupancy, MonEvent::MbmLocalBytes])
+        .build();
+    let expected = [
+        ("info/last_cmd_status", "ok\n"),
+        ("info/L3/num_closids", "4\n"),
+        ("info/L3/cbm_mask", "fff\n"),
+        ("info/L3/min_cbm_bits", "1\n"),
+        ("info/L3/shareable_bits", "0\n"),
+        ("info/L3_MON/num_rmids", "8\n"),
+        (
+            "info/L3_MON/mon_features",
+            "llc_occupancy\nmbm_local_bytes\n",
+        ),
+        ("info/L3_MON/max_threshold_occupancy", "270336\n"),
+    ];
+    for (rel, text) in expected {
+        assert_eq!(fake.read_to_string(&p(rel)).expect(rel), text, "{rel}");
+        assert_eq!(
+            fake.stat(&p(rel)),
+            Some(FakeEntry::File { writable: false }),
+            "{rel}"
+        );
+    }
+    // The listings name exactly these files.
+    let mut listed: Vec<String> = ["info", "info/L3", "info/L3_MON"]
+        .iter()
+        .flat_map(|dir| {
+            names(&fake, &p(dir))
+                .into_iter()
+                .filter(|n| n != "L3" && n != "L3_MON")
+                .map(move |n| format!("{dir}/{n}"))
+        })
+        .collect();
+    listed.sort();
+    let mut want: Vec<String> = expected.iter().map(|(rel, _)| (*rel).to_owned()).collect();
+    want.sort();
+    assert_eq!(listed, want);
+
+    assert!(fake.create_dir(&p("mon_groups/x")).is_ok());
+    let _ = fake.write(&p("tasks"), b"424242");
+    assert_eq!(
+        fake.read_to_string(&p("info/last_cmd_status"))
+            .expect("read"),
+        "No task 424242\n"
+    );
+}
