@@ -36,16 +36,16 @@ pub struct Args {
 
     /// Sampling interval, aligned to wall-clock multiples of it: `1s`, `500ms`, `1m`; a
     /// bare number is seconds.
-    #[arg(long, env = "COLLECTOR_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, env = "COLLECTOR_INTERVAL", default_value = "1s", value_parser = cli_units::parse_duration)]
     pub interval: Duration,
 
     /// Complete a file once it reaches this size: `256MiB`, `1GiB`, `500KiB`; a bare
     /// number is bytes.
-    #[arg(long, env = "COLLECTOR_MAX_FILE_SIZE", default_value = "256MiB", value_parser = parse_size)]
+    #[arg(long, env = "COLLECTOR_MAX_FILE_SIZE", default_value = "256MiB", value_parser = cli_units::parse_size)]
     pub max_file_size: u64,
 
     /// Complete a file once it is this old: `10m`, `30s`.
-    #[arg(long, env = "COLLECTOR_MAX_FILE_AGE", default_value = "10m", value_parser = parse_duration)]
+    #[arg(long, env = "COLLECTOR_MAX_FILE_AGE", default_value = "10m", value_parser = cli_units::parse_duration)]
     pub max_file_age: Duration,
 
     /// Where resctrl is mounted (or a stand-in of it).
@@ -101,7 +101,7 @@ pub struct Args {
 
     /// How often the plugin re-checks containers for processes started into them later
     /// and retries pending work.
-    #[arg(long, env = "COLLECTOR_RETRY_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "COLLECTOR_RETRY_INTERVAL", default_value = "10s", value_parser = cli_units::parse_duration)]
     pub retry_interval: Duration,
 
     /// Log level: error, warn, info, debug or trace.
@@ -150,69 +150,6 @@ impl Args {
     }
 }
 
-/// `10s`, `500ms`, `2m`, `1h`, or a bare number of seconds; at least 1 ms.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let (value, unit) = split_number(text)?;
-    let seconds = match unit {
-        "" | "s" => value,
-        "ms" => value / 1000.0,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} in {text:?}: use ms, s, m or h"
-            ));
-        }
-    };
-    let duration = Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))?;
-    if duration < Duration::from_millis(1) {
-        return Err(format!("{text:?} is too short: at least 1ms"));
-    }
-    Ok(duration)
-}
-
-/// `256MiB`, `1GiB`, `64KiB`, `10MB`, or a bare number of bytes; at least 1.
-fn parse_size(text: &str) -> Result<u64, String> {
-    let (value, unit) = split_number(text)?;
-    let factor: f64 = match unit {
-        "" | "B" => 1.0,
-        "KiB" => 1024.0,
-        "MiB" => 1024.0 * 1024.0,
-        "GiB" => 1024.0 * 1024.0 * 1024.0,
-        "KB" | "kB" => 1e3,
-        "MB" => 1e6,
-        "GB" => 1e9,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} in {text:?}: use B, KiB, MiB, GiB, KB, MB or GB"
-            ));
-        }
-    };
-    let bytes = value * factor;
-    if !(1.0..=9.0e18).contains(&bytes) {
-        return Err(format!("{text:?} is out of range: at least 1 byte"));
-    }
-    #[expect(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        reason = "range checked above"
-    )]
-    Ok(bytes as u64)
-}
-
-/// A leading non-negative decimal number and the unit after it.
-fn split_number(text: &str) -> Result<(f64, &str), String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} does not start with a number"))?;
-    Ok((value, unit.trim()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,29 +158,6 @@ mod tests {
         let mut all = vec!["collector"];
         all.extend_from_slice(args);
         Args::try_parse_from(all).expect("valid arguments")
-    }
-
-    #[test]
-    fn durations_take_units_or_seconds() {
-        assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
-        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        for bad in ["", "s", "ten", "5d", "0", "0.0001s", "-1s"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn sizes_take_binary_and_decimal_units() {
-        assert_eq!(parse_size("256MiB"), Ok(256 * 1024 * 1024));
-        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
-        assert_eq!(parse_size("10MB"), Ok(10_000_000));
-        assert_eq!(parse_size("4096"), Ok(4096));
-        for bad in ["", "0", "MiB", "1TiB", "-5", "0.5"] {
-            assert!(parse_size(bad).is_err(), "{bad:?}");
-        }
     }
 
     #[test]

@@ -62,7 +62,7 @@ pub struct Args {
     /// How often to re-check containers for processes started into them later (e.g. by
     /// `kubectl exec`) and retry pending work: `10s`, `500ms`, `1m`; a bare number is
     /// seconds.
-    #[arg(long, env = "NRI_RESCTRL_RETRY_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "NRI_RESCTRL_RETRY_INTERVAL", default_value = "10s", value_parser = cli_units::parse_duration)]
     pub retry_interval: Duration,
 
     /// Log level: error, warn, info, debug or trace.
@@ -95,48 +95,9 @@ impl Args {
     }
 }
 
-/// `10s`, `500ms`, `2m`, or a bare number of seconds; at least 1 ms.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 10s, 500ms or 1m"))?;
-    let seconds = match unit.trim() {
-        "" | "s" => value,
-        "ms" => value / 1000.0,
-        "m" => value * 60.0,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} in {text:?}: use ms, s or m"
-            ));
-        }
-    };
-    let duration = Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))?;
-    if duration < Duration::from_millis(1) {
-        return Err(format!("{text:?} is too short: at least 1ms"));
-    }
-    Ok(duration)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_take_units_or_seconds() {
-        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        for bad in ["", "s", "ten", "5h", "0", "0.0001s", "-1s"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?}");
-        }
-    }
 
     #[test]
     fn arguments_become_the_core_and_adapter_settings() {
