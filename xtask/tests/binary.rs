@@ -285,6 +285,8 @@ fn ci_fast_runs_every_fast_check() {
             "lint-ci: tools",
             "actionlint",
             "zizmor",
+            "lint-deploy: tools",
+            "kubernetes-validate",
             "clippy",
             "unit",
             "doctests"
@@ -306,11 +308,16 @@ fn ci_all_is_ci_fast_then_every_suite() {
             "lint-ci: tools",
             "actionlint",
             "zizmor",
+            "lint-deploy: tools",
+            "kubernetes-validate",
             "clippy",
             "unit",
             "doctests",
             "nri-e2e",
             "kernel-matrix",
+            "collector-s3: python tools",
+            "collector-s3: s3s-fs",
+            "collector-s3: tests",
             "resctrl-e2e"
         ]
     );

@@ -3,7 +3,7 @@
 use super::e2e::{self, Selection};
 use super::fmt::FmtArgs;
 use super::unit::UnitArgs;
-use super::{clippy, fmt, lint_ci, unit};
+use super::{clippy, fmt, lint_ci, lint_deploy, unit};
 use crate::capability::Host;
 use crate::ctx::Ctx;
 use crate::level::Level;
@@ -13,8 +13,8 @@ use crate::suites;
 /// `ci` subcommands.
 #[derive(clap::Subcommand, Debug, PartialEq, Eq)]
 pub enum CiCommand {
-    /// The fast tier: format check, workflow lint, clippy, unit tests and doctests. Minutes,
-    /// any machine.
+    /// The fast tier: format check, workflow lint, manifest validation, clippy, unit tests
+    /// and doctests. Minutes, any machine.
     Fast,
     /// The whole test suite, as CI runs it: the fast tier, then every e2e suite at the level
     /// (cheap-short by default) under --strict.
@@ -40,6 +40,7 @@ pub fn fast_plan(ctx: &Ctx) -> anyhow::Result<Plan> {
     // run at once; then the tests (their own plan runs unit tests and doctests at once).
     let mut checks = fmt::plan(ctx, &FmtArgs::default());
     checks.extend(lint_ci::plan(ctx));
+    checks.extend(lint_deploy::plan(ctx));
     checks.extend(clippy::plan(ctx));
     let mut plan = checks.concurrently("checks");
     plan.extend(unit::plan(ctx, &UnitArgs::default())?);

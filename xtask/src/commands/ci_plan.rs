@@ -434,6 +434,6 @@ mod tests {
         )
         .unwrap();
         // Kernel-facing paths may have changed (unknown), so the kernel matrix runs too.
-        assert_eq!(p.suites, ["nri-e2e", "kernel-matrix"]);
+        assert_eq!(p.suites, ["nri-e2e", "kernel-matrix", "collector-s3"]);
     }
 }

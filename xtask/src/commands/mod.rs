@@ -9,6 +9,7 @@ pub mod e2e;
 pub mod fmt;
 pub mod image_tag;
 pub mod lint_ci;
+pub mod lint_deploy;
 pub mod resctrl_standin;
 pub mod run_steps;
 pub mod unit;

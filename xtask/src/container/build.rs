@@ -58,6 +58,35 @@ pub fn rust_image(engine: &Engine, chosen: Option<&str>) -> String {
         .unwrap_or_else(|| PUBLIC_RUST_IMAGE.to_string())
 }
 
+/// The public base of the runtime images, as the Containerfile's `RUNTIME_IMAGE` names it.
+pub const PUBLIC_RUNTIME_IMAGE: &str = "docker.io/library/debian:bookworm-slim";
+
+/// Build arguments of the shipped images: their base (the stand-in from `container base`
+/// if this host has it) and the commit they are built from, for their labels.
+fn runtime_args(engine: &Engine, target: Target) -> Vec<String> {
+    if target == Target::Builder {
+        return Vec::new();
+    }
+    let runtime = Some(base::RUNTIME_STANDIN)
+        .filter(|standin| image_exists(engine, standin))
+        .unwrap_or(PUBLIC_RUNTIME_IMAGE);
+    let mut args = vec![
+        "--build-arg".to_string(),
+        format!("RUNTIME_IMAGE={runtime}"),
+    ];
+    let revision = project::shell().ok().and_then(|sh| {
+        xshell::cmd!(sh, "git rev-parse HEAD")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .ok()
+    });
+    if let Some(revision) = revision {
+        args.extend(["--build-arg".to_string(), format!("REVISION={revision}")]);
+    }
+    args
+}
+
 /// Build (and save).
 pub fn plan(ctx: &Ctx, engine: &Engine, args: &BuildArgs) -> Plan {
     let sh = &ctx.sh;
@@ -82,6 +111,7 @@ pub fn plan(ctx: &Ctx, engine: &Engine, args: &BuildArgs) -> Plan {
             "--build-arg",
             &rust_image,
         ])
+        .args(runtime_args(engine, args.target))
         // podman pulls only what is missing; with a local stand-in nothing is pulled.
         .arg(root);
     plan.push(

@@ -5,6 +5,7 @@ pub mod apt;
 pub mod kernels;
 pub mod nri_e2e;
 pub mod python;
+pub mod s3s_fs;
 
 use std::path::{Path, PathBuf};
 

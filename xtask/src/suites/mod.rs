@@ -5,6 +5,7 @@
 //! command (`cargo xtask <name>`) is made from its entry, so adding a suite is one entry in
 //! [`registry`] plus its module.
 
+mod collector_s3;
 mod kernel_matrix;
 mod nri_e2e;
 mod resctrl_e2e;
@@ -61,7 +62,12 @@ pub struct SuiteCtx<'a> {
 
 /// Every registered suite, cheapest level first.
 pub fn registry() -> &'static [Suite] {
-    static SUITES: &[Suite] = &[nri_e2e::SUITE, kernel_matrix::SUITE, resctrl_e2e::SUITE];
+    static SUITES: &[Suite] = &[
+        nri_e2e::SUITE,
+        kernel_matrix::SUITE,
+        collector_s3::SUITE,
+        resctrl_e2e::SUITE,
+    ];
     SUITES
 }
 
