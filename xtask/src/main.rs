@@ -111,6 +111,7 @@ fn in_container(cli: &Cli, ctx: &Ctx, style: Style) -> anyhow::Result<ExitCode> 
             target: container::Target::Builder,
             save: None,
             rust_image: None,
+            tags: Vec::new(),
         };
         let built = execute(cli, style, container::build::plan(ctx, &engine, &args))?;
         if built != ExitCode::SUCCESS {

@@ -127,7 +127,7 @@ impl Metrics {
         );
         registry.register(
             "collector_files_completed",
-            "Parquet files completed (recovered ones included)",
+            "Parquet files completed by this run (not counting those recovered at start)",
             metrics.files.clone(),
         );
         registry.register(

@@ -25,6 +25,10 @@ pub struct BuildArgs {
     /// host has one for its Rust version, else the public image the Containerfile names.
     #[arg(long, value_name = "IMAGE")]
     pub rust_image: Option<String>,
+    /// Also tag the image `localhost/resctrl-collector/<target>:<TAG>` (repeatable; e.g.
+    /// each line of `cargo xtask image-tag`).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
 }
 
 /// Whether an image exists locally.
@@ -112,6 +116,10 @@ pub fn plan(ctx: &Ctx, engine: &Engine, args: &BuildArgs) -> Plan {
             &rust_image,
         ])
         .args(runtime_args(engine, args.target))
+        .args(args.tags.iter().flat_map(|tag| {
+            let image = format!("localhost/resctrl-collector/{stage}:{tag}");
+            ["--tag".to_string(), image]
+        }))
         // podman pulls only what is missing; with a local stand-in nothing is pulled.
         .arg(root);
     plan.push(
@@ -147,4 +155,50 @@ pub fn load_plan(ctx: &Ctx, engine: &Engine, input: &std::path::Path) -> Plan {
         Exec::from(engine.cmd(&ctx.sh).args(["load", "--input"]).arg(input)),
     ));
     plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn docker() -> Engine {
+        Engine {
+            kind: Kind::Docker,
+            env: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_shipped_image_gets_its_runtime_base_revision_and_extra_tags() {
+        let args = BuildArgs {
+            target: Target::Collector,
+            save: None,
+            rust_image: Some("rust:x".into()),
+            tags: vec!["sha-abc1234".into(), "latest".into()],
+        };
+        let plan = plan(&Ctx::for_tests(false), &docker(), &args);
+        let line = plan.steps[0].command_line();
+        for part in [
+            "--target collector",
+            "--tag localhost/resctrl-collector/collector:dev",
+            "--tag localhost/resctrl-collector/collector:sha-abc1234",
+            "--tag localhost/resctrl-collector/collector:latest",
+            "RUNTIME_IMAGE=",
+        ] {
+            assert!(line.contains(part), "{part} missing from {line}");
+        }
+    }
+
+    #[test]
+    fn the_builder_image_has_no_runtime_arguments() {
+        let args = BuildArgs {
+            target: Target::Builder,
+            save: None,
+            rust_image: Some("rust:x".into()),
+            tags: Vec::new(),
+        };
+        let line = plan(&Ctx::for_tests(false), &docker(), &args).steps[0].command_line();
+        assert!(!line.contains("RUNTIME_IMAGE"), "{line}");
+        assert!(!line.contains("REVISION"), "{line}");
+    }
 }
