@@ -218,26 +218,43 @@ impl Uploader {
         Ok(report)
     }
 
-    /// Runs passes until `stop` turns true: after each completed file, every
-    /// [`UploadConfig::rescan`], and after a failure with exponential backoff (the quota
-    /// is still enforced when files complete meanwhile). Then one last pass of at most
-    /// [`UploadConfig::final_pass`].
+    /// Runs passes until `stop` turns true (or its sender is gone): after each completed
+    /// file, every [`UploadConfig::rescan`], and after a failure with exponential backoff
+    /// (the quota is still enforced when files complete meanwhile). Then, within
+    /// [`UploadConfig::final_pass`] in all, the pass under way and one last pass; what
+    /// they cannot send stays spooled (a multipart upload cut by that deadline is left to
+    /// the bucket's lifecycle rule).
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut backoff = self.config.initial_backoff;
-        let mut logged_failure = false;
+        let mut failing = false;
         loop {
-            let wait = match self.pass().await {
+            let result = {
+                let pass = self.pass();
+                tokio::pin!(pass);
+                tokio::select! {
+                    result = &mut pass => result,
+                    () = stopped(&mut stop) => {
+                        self.final_pass(async {
+                            let _ = (&mut pass).await;
+                            self.pass().await
+                        })
+                        .await;
+                        return;
+                    }
+                }
+            };
+            let wait = match result {
                 Ok(_) => {
-                    if logged_failure {
+                    if failing {
                         tracing::info!(store = %self.url, "uploads work again");
-                        logged_failure = false;
+                        failing = false;
                     }
                     backoff = self.config.initial_backoff;
                     self.config.rescan
                 }
                 Err(e) => {
                     tracing::error!(error = %Chain(&e), retry_in = ?backoff, "upload failed; the files stay spooled");
-                    logged_failure = true;
+                    failing = true;
                     let wait = backoff;
                     backoff = (backoff * 2).min(self.config.max_backoff);
                     wait
@@ -246,9 +263,9 @@ impl Uploader {
             let deadline = tokio::time::Instant::now() + wait;
             loop {
                 tokio::select! {
-                    _ = tokio::time::sleep_until(deadline) => break,
-                    _ = self.wake.notified() => {
-                        if !logged_failure {
+                    () = tokio::time::sleep_until(deadline) => break,
+                    () = self.wake.notified() => {
+                        if !failing {
                             break;
                         }
                         // While the store is down a new file only counts against the quota.
@@ -256,23 +273,17 @@ impl Uploader {
                             tracing::error!(error = %Chain(&e), "cannot check the spool's quota");
                         }
                     }
-                    changed = stop.changed() => {
-                        if changed.is_err() || *stop.borrow() {
-                            self.final_pass().await;
-                            return;
-                        }
+                    () = stopped(&mut stop) => {
+                        self.final_pass(self.pass()).await;
+                        return;
                     }
                 }
-            }
-            if *stop.borrow() {
-                self.final_pass().await;
-                return;
             }
         }
     }
 
-    async fn final_pass(&self) {
-        match tokio::time::timeout(self.config.final_pass, self.pass()).await {
+    async fn final_pass(&self, pass: impl std::future::Future<Output = Result<PassReport>>) {
+        match tokio::time::timeout(self.config.final_pass, pass).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
                 tracing::warn!(error = %Chain(&e), "the last upload before stopping failed; the next start sends the spooled files")
@@ -401,6 +412,11 @@ impl Uploader {
         upload.complete().await.map_err(PartError::Store)?;
         Ok(())
     }
+}
+
+/// Resolves once `stop` is true or its sender is gone.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
 }
 
 enum PartError {
