@@ -105,8 +105,8 @@ pub enum Error {
     ObjectStore {
         /// The `--output` URL.
         url: String,
-        /// object_store's error (boxed: it is large, and rare).
-        source: Box<object_store::Error>,
+        /// object_store's error.
+        source: StoreError,
     },
 
     /// A completed file could not be uploaded; it stays in the spool and is retried.
@@ -118,8 +118,8 @@ pub enum Error {
         url: String,
         /// What to check, by the store's answer.
         hint: &'static str,
-        /// object_store's error (boxed: it is large, and rare).
-        source: Box<object_store::Error>,
+        /// object_store's error.
+        source: StoreError,
     },
 
     /// The HTTP server of the probes and metrics could not listen.
@@ -137,4 +137,24 @@ pub enum Error {
         /// `could not be started` or `panicked`.
         what: &'static str,
     },
+}
+
+/// An `object_store` error, whose message already includes each of its causes: shown as
+/// that message alone, with no further source, so a rendered chain says each cause once.
+/// Boxed: the error is large, and rare.
+#[derive(Debug)]
+pub struct StoreError(pub Box<object_store::Error>);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<object_store::Error> for StoreError {
+    fn from(error: object_store::Error) -> Self {
+        StoreError(Box::new(error))
+    }
 }

@@ -61,7 +61,7 @@ mod test_support;
 
 pub use agent::{Control, ControlHandle, LoopReport, SamplingLoop};
 pub use destination::Destination;
-pub use error::{Error, Result};
+pub use error::{Error, Result, StoreError};
 pub use http::{DEFAULT_LISTEN, bind_http, serve};
 pub use metrics::{METRICS_CONTENT_TYPE, Metrics, PluginFigures};
 pub use node::{Collector, NodeConfig, Services};

@@ -150,7 +150,7 @@ impl Uploader {
             .build()
             .map_err(|source| Error::ObjectStore {
                 url: url.clone(),
-                source: Box::new(source),
+                source: source.into(),
             })?;
         Ok(Self::with_store(
             Arc::new(store),
@@ -358,7 +358,7 @@ impl Uploader {
             file: file.path.clone(),
             url: self.url.clone(),
             hint: hint(&source),
-            source: Box::new(source),
+            source: source.into(),
         };
         let read_error = |source| Error::Io {
             action: "read",

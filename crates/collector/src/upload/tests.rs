@@ -327,3 +327,13 @@ async fn run_sends_a_file_when_woken_and_stops_with_a_last_pass() {
     );
     assert_eq!(stored(&f.store).await.len(), 2);
 }
+
+#[tokio::test]
+async fn an_upload_error_says_the_stores_cause_once() {
+    let f = fixture(|_| {});
+    complete(&f.spool, "node-a-20261201T080000Z-0000000a.parquet", 10);
+    f.store.down.store(true, Ordering::SeqCst);
+    let err = f.uploader.pass().await.expect_err("the store is down");
+    let text = cause_chain::render(&err);
+    assert_eq!(text.matches("connection refused").count(), 1, "{text}");
+}
