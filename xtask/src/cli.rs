@@ -93,6 +93,12 @@ pub enum Command {
     /// target/xtask/tools on first use).
     #[command(after_help = "Examples:\n  cargo xtask lint-ci\n  cargo xtask lint-ci --plan")]
     LintCi,
+    /// Validate the Kubernetes manifests (crates/*/deploy) offline against the Kubernetes
+    /// JSON schemas (kubernetes-validate, installed with pip into target/xtask/tools).
+    #[command(
+        after_help = "Examples:\n  cargo xtask lint-deploy\n  cargo xtask lint-deploy --plan"
+    )]
+    LintDeploy,
     /// Run the unit and mock-integration tests of the whole workspace (cargo-nextest when
     /// installed, `cargo test` otherwise), and the doctests.
     #[command(
@@ -256,6 +262,7 @@ impl Command {
             Command::Fmt(_) => "fmt".into(),
             Command::Clippy => "clippy".into(),
             Command::LintCi => "lint-ci".into(),
+            Command::LintDeploy => "lint-deploy".into(),
             Command::Unit(_) => "unit".into(),
             Command::Build(_) => "build".into(),
             Command::Doctor(_) => "doctor".into(),
@@ -372,6 +379,10 @@ mod tests {
         assert!(matches!(
             parse(&["clippy"]).unwrap().command,
             Command::Clippy
+        ));
+        assert!(matches!(
+            parse(&["lint-deploy"]).unwrap().command,
+            Command::LintDeploy
         ));
         let unit = parse(&[
             "unit",

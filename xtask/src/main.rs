@@ -102,6 +102,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Fmt(args) => commands::fmt::plan(&ctx, args),
         Command::Clippy => commands::clippy::plan(&ctx),
         Command::LintCi => commands::lint_ci::plan(&ctx),
+        Command::LintDeploy => commands::lint_deploy::plan(&ctx),
         Command::Unit(args) => commands::unit::plan(&ctx, args)?,
         Command::Build(args) => commands::build::plan(&ctx, args)?,
         Command::E2e(args) => {

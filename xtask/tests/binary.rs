@@ -510,6 +510,8 @@ fn ci_fast_runs_every_fast_check() {
             "lint-ci: tools",
             "actionlint",
             "zizmor",
+            "lint-deploy: tools",
+            "kubernetes-validate",
             "clippy",
             "unit",
             "doctests"
@@ -544,6 +546,8 @@ fn ci_all_is_ci_fast_then_every_suite() {
         "lint-ci: tools",
         "actionlint",
         "zizmor",
+        "lint-deploy: tools",
+        "kubernetes-validate",
         "clippy",
         "unit",
         "doctests",

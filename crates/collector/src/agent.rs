@@ -3,12 +3,15 @@
 //! messages.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::time::Duration;
 
 use nri_resctrl_plugin::EventReceiver;
 use resctrl::FsProvider;
 
 use crate::error::{Error, Result};
+use crate::metrics::Metrics;
 use crate::output::Output;
 use crate::pods::PodTable;
 use crate::sampler::{SampleTime, Sampler};
@@ -74,6 +77,8 @@ pub struct SamplingLoop<P: FsProvider, C: Clock> {
     output: Output,
     ticker: Ticker,
     clock: C,
+    metrics: Arc<Metrics>,
+    on_file: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl<P: FsProvider, C: Clock> SamplingLoop<P, C> {
@@ -93,7 +98,24 @@ impl<P: FsProvider, C: Clock> SamplingLoop<P, C> {
             output,
             ticker,
             clock,
+            metrics: Arc::new(Metrics::new()),
+            on_file: None,
         }
+    }
+
+    /// Records rounds, rows, skipped ticks and completed files in `metrics` (by default
+    /// a private set).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Notifies `notify` each time a file is completed (e.g. an [`Uploader`]'s wake-up).
+    ///
+    /// [`Uploader`]: crate::Uploader
+    pub fn with_file_notify(mut self, notify: Arc<tokio::sync::Notify>) -> Self {
+        self.on_file = Some(notify);
+        self
     }
 
     /// Samples at every tick until [`Control::Shutdown`] (or the inbox closes), then
@@ -105,7 +127,7 @@ impl<P: FsProvider, C: Clock> SamplingLoop<P, C> {
     pub fn run(mut self, inbox: &Receiver<Control>) -> Result<LoopReport> {
         let mut report = LoopReport::default();
         let result = self.rounds(inbox, &mut report);
-        let closed = self.output.rotate();
+        let closed = self.output.rotate().map(|done| self.file_completed(done));
         report.files = self.output.completed().to_vec();
         result?;
         closed?;
@@ -118,7 +140,8 @@ impl<P: FsProvider, C: Clock> SamplingLoop<P, C> {
             match self.clock.wait_until(tick, inbox) {
                 Some(Control::Shutdown) => return Ok(()),
                 Some(Control::Rotate) => {
-                    self.output.rotate()?;
+                    let done = self.output.rotate()?;
+                    self.file_completed(done);
                     continue;
                 }
                 None => {}
@@ -135,13 +158,19 @@ impl<P: FsProvider, C: Clock> SamplingLoop<P, C> {
                     read_at_ns,
                 },
             );
+            let took = self.clock.now_ns().saturating_sub(read_at_ns);
+            self.metrics.record_round(
+                &rows,
+                Duration::from_nanos(u64::try_from(took).unwrap_or(0)),
+            );
             let batch =
                 to_record_batch(self.output.schema(), &rows).map_err(|source| Error::Arrow {
                     action: "encode",
                     path: self.output.config().dir.clone(),
                     source,
                 })?;
-            self.output.write(&batch, read_at_ns)?;
+            let done = self.output.write(&batch, read_at_ns)?;
+            self.file_completed(done);
             report.rounds += 1;
             report.rows += rows.len() as u64;
             let done = self.clock.now_ns();
@@ -149,10 +178,21 @@ impl<P: FsProvider, C: Clock> SamplingLoop<P, C> {
             if skipped > 0 {
                 tracing::warn!(skipped, "a sampling round overran; ticks skipped");
                 report.skipped_ticks += skipped;
+                self.metrics.record_skipped_ticks(skipped);
                 self.output.add_skipped_ticks(skipped);
             }
-            self.output.rotate_if_old(done)?;
+            let completed = self.output.rotate_if_old(done)?;
+            self.file_completed(completed);
             tick = next;
+        }
+    }
+
+    fn file_completed(&self, done: Option<PathBuf>) {
+        if done.is_some() {
+            self.metrics.record_file();
+            if let Some(notify) = &self.on_file {
+                notify.notify_one();
+            }
         }
     }
 }

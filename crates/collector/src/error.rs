@@ -98,10 +98,63 @@ pub enum Error {
     #[error("the resctrl NRI plugin failed")]
     Plugin(#[source] nri_resctrl_plugin::AdapterError),
 
+    /// The object store could not be configured.
+    #[error(
+        "cannot use the object store {url}: check the AWS_* environment variables (AWS_REGION, AWS_ENDPOINT_URL, credentials)"
+    )]
+    ObjectStore {
+        /// The `--output` URL.
+        url: String,
+        /// object_store's error.
+        source: StoreError,
+    },
+
+    /// A completed file could not be uploaded; it stays in the spool and is retried.
+    #[error("cannot upload {} to {url}: {hint}; the file stays spooled and is retried", file.display())]
+    Upload {
+        /// The local file.
+        file: PathBuf,
+        /// The `--output` URL.
+        url: String,
+        /// What to check, by the store's answer.
+        hint: &'static str,
+        /// object_store's error.
+        source: StoreError,
+    },
+
+    /// The HTTP server of the probes and metrics could not listen.
+    #[error("cannot listen on {addr} for /healthz, /readyz and /metrics: pass another --listen")]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// What the socket said.
+        source: io::Error,
+    },
+
     /// The sampling thread could not be started, or it panicked.
     #[error("the sampling thread {what}")]
     Thread {
         /// `could not be started` or `panicked`.
         what: &'static str,
     },
+}
+
+/// An `object_store` error, whose message already includes each of its causes: shown as
+/// that message alone, with no further source, so a rendered chain says each cause once.
+/// Boxed: the error is large, and rare.
+#[derive(Debug)]
+pub struct StoreError(pub Box<object_store::Error>);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<object_store::Error> for StoreError {
+    fn from(error: object_store::Error) -> Self {
+        StoreError(Box::new(error))
+    }
 }

@@ -17,7 +17,10 @@
 //! - [`Ticker`] / [`Clock`]: the tick schedule;
 //! - [`Output`]: a synced Arrow IPC spool per file for crash safety, Parquet files
 //!   completed on rotation and rebuilt from spools on the next start;
-//! - [`SamplingLoop`]: ticks, samples and writes; [`Collector`] runs it with the plugin.
+//! - [`SamplingLoop`]: ticks, samples and writes; [`Collector`] runs it with the plugin;
+//! - [`Destination`] / [`Uploader`]: completed files to an S3 bucket from a local spool
+//!   with a quota;
+//! - [`Metrics`] / [`serve`]: `/healthz`, `/readyz` and `/metrics` (Prometheus text).
 //!
 //! ```
 //! use collector::{PodTable, SampleTime, Sampler, Status};
@@ -38,7 +41,10 @@
 #![warn(missing_docs)]
 
 mod agent;
+mod destination;
 mod error;
+mod http;
+mod metrics;
 mod node;
 mod output;
 mod parquet_file;
@@ -48,13 +54,17 @@ pub mod schema;
 mod series;
 mod spool;
 mod tick;
+mod upload;
 
 #[cfg(test)]
 mod test_support;
 
 pub use agent::{Control, ControlHandle, LoopReport, SamplingLoop};
-pub use error::{Error, Result};
-pub use node::{Collector, NodeConfig};
+pub use destination::Destination;
+pub use error::{Error, Result, StoreError};
+pub use http::{DEFAULT_LISTEN, bind_http, serve};
+pub use metrics::{METRICS_CONTENT_TYPE, Metrics, PluginFigures};
+pub use node::{Collector, NodeConfig, Services};
 pub use output::{DEFAULT_MAX_FILE_AGE, DEFAULT_MAX_FILE_BYTES, Output, OutputConfig, Recovery};
 pub use parquet_file::DEFAULT_ROW_GROUP_ROWS;
 pub use pods::{Pod, PodGroup, PodTable};
@@ -63,3 +73,4 @@ pub use schema::{Row, SCHEMA_VERSION, Status};
 pub use series::{SeriesTracker, Step};
 pub use spool::{SpoolContents, read_spool};
 pub use tick::{Clock, SystemClock, Ticker};
+pub use upload::{DEFAULT_MAX_SPOOL_BYTES, DEFAULT_PART_SIZE, PassReport, UploadConfig, Uploader};

@@ -1,8 +1,14 @@
-//! [`Collector`]: the agent as deployed: the resctrl NRI plugin in-process, and the
-//! sampling loop on a thread of its own writing to the output directory.
+//! [`Collector`]: the agent as deployed: the resctrl NRI plugin in-process, the
+//! sampling loop on a thread of its own writing to the output directory, the uploader
+//! sending completed files to object storage, and the HTTP server of probes and metrics.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use nri_resctrl_plugin::{
     AdapterOptions, CgroupPidSource, EventReceiver, HostConfig, PidSource, PluginConfig,
@@ -11,10 +17,17 @@ use nri_resctrl_plugin::{
 use resctrl::{FsProvider, RealFs, Resctrl};
 
 use crate::agent::{ControlHandle, LoopReport, SamplingLoop};
+use crate::destination::Destination;
 use crate::error::{Error, Result};
+use crate::http::{bind_http, serve};
+use crate::metrics::{Metrics, PluginFigures};
 use crate::output::{Output, OutputConfig, Recovery};
 use crate::sampler::Sampler;
 use crate::tick::{Clock, SystemClock, Ticker};
+use crate::upload::{UploadConfig, Uploader};
+
+/// How often the plugin's figures (registration, drops) are copied into the metrics.
+const STATUS_POLL: Duration = Duration::from_secs(1);
 
 /// Pod events that may wait between two rounds. The loop drains them every tick, but a
 /// runtime's `Synchronize` sends one per pod at once, and a dropped `Removed` is not sent
@@ -37,6 +50,76 @@ pub struct NodeConfig {
     pub nri: nri::stub::PluginConfig,
     /// How often the plugin re-checks containers and retries pending work.
     pub retry_interval: Duration,
+    /// Where completed files go. For [`Destination::S3`] the output directory is the
+    /// local spool they are uploaded from; for a directory it must be `output.dir`.
+    pub destination: Destination,
+    /// With an object store: completed files waiting may take this much of the spool.
+    pub max_spool_bytes: u64,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served; `None`: nowhere.
+    pub listen: Option<SocketAddr>,
+}
+
+/// What runs beside the sampling loop: the metrics it feeds, the uploader (with an
+/// object store) and the HTTP server's socket.
+#[derive(Debug, Default)]
+pub struct Services {
+    /// Shared by the loop, the uploader and the server.
+    pub metrics: Arc<Metrics>,
+    /// Sends completed files away, if the destination is an object store.
+    pub uploader: Option<Uploader>,
+    /// Serves the probes and metrics, if given.
+    pub listener: Option<TcpListener>,
+}
+
+impl Services {
+    /// The services `config` asks for: an S3 uploader of the output directory and a
+    /// bound HTTP socket.
+    ///
+    /// Must be called within a Tokio runtime. Fails with [`Error::InvalidConfig`] if a
+    /// directory destination is not the output directory, [`Error::ObjectStore`] or
+    /// [`Error::Listen`].
+    pub async fn from_config(config: &NodeConfig) -> Result<Self> {
+        let metrics = Arc::new(Metrics::new());
+        let uploader = match &config.destination {
+            Destination::Directory(dir) if dir == &config.output.dir => None,
+            Destination::Directory(dir) => {
+                return Err(Error::InvalidConfig {
+                    name: "--output",
+                    value: dir.display().to_string(),
+                    expected: "the output directory itself for file:// output (the spool directory is only for s3://)",
+                });
+            }
+            Destination::S3 { bucket, prefix } => {
+                let mut upload = UploadConfig::new(
+                    &config.output.dir,
+                    format!("{}{}-", config.output.prefix, config.output.node),
+                );
+                upload.max_spool_bytes = config.max_spool_bytes;
+                Some(Uploader::s3(bucket, prefix, upload, metrics.clone())?)
+            }
+        };
+        let listener = match config.listen {
+            Some(addr) => Some(bind_http(addr).await?),
+            None => None,
+        };
+        Ok(Services {
+            metrics,
+            uploader,
+            listener,
+        })
+    }
+}
+
+/// The tasks beside the loop, and how to stop them.
+#[derive(Debug)]
+struct Tasks {
+    metrics: Arc<Metrics>,
+    listen: Option<SocketAddr>,
+    upload_stop: watch::Sender<bool>,
+    uploader: Option<tokio::task::JoinHandle<()>>,
+    server_stop: watch::Sender<bool>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    status: tokio::task::JoinHandle<()>,
 }
 
 /// A running collector.
@@ -49,6 +132,7 @@ pub struct Collector {
     control: ControlHandle,
     sampling: std::thread::JoinHandle<Result<LoopReport>>,
     recovery: Recovery,
+    tasks: Tasks,
 }
 
 impl Collector {
@@ -57,9 +141,11 @@ impl Collector {
     /// which retries until the runtime listens) and the sampling loop.
     ///
     /// Must be called within a Tokio runtime. Fails with [`Error::OutputDir`],
-    /// [`Error::ResctrlUnusable`], [`Error::Resctrl`], [`Error::Cgroups`], [`Error::Plugin`] or
-    /// [`Error::Thread`]; nothing is sampled then, and recovered files stay.
+    /// [`Error::ResctrlUnusable`], [`Error::Resctrl`], [`Error::Cgroups`], [`Error::Plugin`],
+    /// [`Error::Thread`] or an error of [`Services::from_config`]; nothing is sampled
+    /// then, and recovered files stay.
     pub async fn start(config: NodeConfig) -> Result<Self> {
+        let services = Services::from_config(&config).await?;
         let (output, recovery) = Output::open(config.output.clone())?;
         let resctrl_config = config
             .resctrl
@@ -83,12 +169,26 @@ impl Collector {
             ResctrlPlugin::<RealFs, CgroupPidSource>::new(host.plugin, host.resctrl, pids, tx)
                 .map_err(|e| Error::Plugin(nri_resctrl_plugin::AdapterError::Core(e)))?;
         let options = AdapterOptions::new(config.nri).with_retry_interval(config.retry_interval);
-        Self::start_with(options, core, rx, resctrl, output, recovery, SystemClock).await
+        Self::start_with(
+            options,
+            core,
+            rx,
+            resctrl,
+            output,
+            recovery,
+            SystemClock,
+            services,
+        )
+        .await
     }
 
     /// Starts around a plugin core and resctrl handle built by the caller (a fake
     /// provider, scripted threads, an injected clock in tests); otherwise as
     /// [`Self::start`]. `events` must be the receiver of the core's event channel.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each part is built differently by tests and by `start`"
+    )]
     pub async fn start_with<P, S, Q, C>(
         options: AdapterOptions,
         core: ResctrlPlugin<P, S>,
@@ -97,6 +197,7 @@ impl Collector {
         output: Output,
         recovery: Recovery,
         clock: C,
+        services: Services,
     ) -> Result<Self>
     where
         P: FsProvider + Send + 'static,
@@ -115,7 +216,23 @@ impl Collector {
         );
         let ticker = Ticker::new(output.config().interval);
         let sampler = Sampler::new(resctrl, &output.config().node);
-        let sampling_loop = SamplingLoop::new(sampler, events, output, ticker, clock);
+        let Services {
+            metrics,
+            uploader,
+            listener,
+        } = services;
+        let mut sampling_loop =
+            SamplingLoop::new(sampler, events, output, ticker, clock).with_metrics(metrics.clone());
+        if let Some(uploader) = &uploader {
+            sampling_loop = sampling_loop.with_file_notify(uploader.wake_handle());
+        }
+        let (upload_stop, upload_stop_rx) = watch::channel(false);
+        let uploader = uploader.map(|uploader| tokio::spawn(uploader.run(upload_stop_rx)));
+        let (server_stop, server_stop_rx) = watch::channel(false);
+        let listen = listener.as_ref().and_then(|l| l.local_addr().ok());
+        let server =
+            listener.map(|listener| tokio::spawn(serve(listener, metrics.clone(), server_stop_rx)));
+        let status = tokio::spawn(poll_status(plugin.status_handle(), metrics.clone()));
         let (control, inbox) = ControlHandle::new();
         let sampling = std::thread::Builder::new()
             .name("collector-sampling".into())
@@ -128,6 +245,15 @@ impl Collector {
             control,
             sampling,
             recovery,
+            tasks: Tasks {
+                metrics,
+                listen,
+                upload_stop,
+                uploader,
+                server_stop,
+                server,
+                status,
+            },
         })
     }
 
@@ -146,9 +272,20 @@ impl Collector {
         &self.plugin
     }
 
+    /// The figures `/metrics` serves.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.tasks.metrics
+    }
+
+    /// Where the HTTP server listens, if it does.
+    pub fn listen_addr(&self) -> Option<SocketAddr> {
+        self.tasks.listen
+    }
+
     /// Runs until the sampling loop ends ([`ControlHandle::shutdown`], or a write
     /// failure), then stops the plugin. The current file is completed first, so a stop
-    /// loses nothing.
+    /// loses nothing; with an object store one last upload is tried (what it cannot send
+    /// stays in the spool for the next start), then the HTTP server stops.
     ///
     /// Fails with the loop's error, or [`Error::Plugin`] if the plugin failed on its way
     /// down.
@@ -158,6 +295,7 @@ impl Collector {
             control,
             sampling,
             recovery: _,
+            tasks,
         } = self;
         let stop = plugin.shutdown_handle();
         let mut plugin_task = tokio::spawn(plugin.wait());
@@ -173,6 +311,7 @@ impl Collector {
                 (sampling_task.await, ended)
             }
         };
+        tasks.stop().await;
         let report = match report {
             Ok(Ok(result)) => result?,
             _ => return Err(Error::Thread { what: "panicked" }),
@@ -188,6 +327,36 @@ impl Collector {
     pub async fn stop(self) -> Result<LoopReport> {
         self.control.shutdown();
         self.run().await
+    }
+}
+
+impl Tasks {
+    /// The uploader's last pass (the loop has completed its last file), then the rest.
+    async fn stop(self) {
+        let _ = self.upload_stop.send(true);
+        if let Some(uploader) = self.uploader {
+            let _ = uploader.await;
+        }
+        self.status.abort();
+        let _ = self.server_stop.send(true);
+        if let Some(server) = self.server {
+            let _ = server.await;
+        }
+    }
+}
+
+/// Copies the plugin's figures into `metrics` until the plugin stops.
+async fn poll_status(plugin: nri_resctrl_plugin::StatusHandle, metrics: Arc<Metrics>) {
+    loop {
+        match plugin.status().await {
+            Ok(status) => metrics.set_plugin(PluginFigures {
+                synchronizations: status.synchronizations,
+                dropped_events: status.dropped_events,
+                lost_runtime_events: status.lost_runtime_events,
+            }),
+            Err(_) => return,
+        }
+        tokio::time::sleep(STATUS_POLL).await;
     }
 }
 

@@ -74,6 +74,8 @@ impl Host {
             .env("COLLECTOR_CPUINFO_FILE", self.path("cpuinfo"))
             .env("COLLECTOR_CGROUP_ROOT", self.path("cgroup"))
             .env("COLLECTOR_NRI_SOCKET", self.path("no-runtime/nri.sock"))
+            // Tests run side by side: each server on a port of its own.
+            .env("COLLECTOR_LISTEN", "127.0.0.1:0")
             .env_remove("NRI_PLUGIN_SOCKET")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -340,8 +342,19 @@ fn help_lists_every_flag_with_its_environment_variable_and_default() {
         (
             "--output",
             "COLLECTOR_OUTPUT",
+            "[default: file:///var/lib/collector]",
+        ),
+        (
+            "--spool-dir",
+            "COLLECTOR_SPOOL_DIR",
             "[default: /var/lib/collector]",
         ),
+        (
+            "--max-spool-bytes",
+            "COLLECTOR_MAX_SPOOL_BYTES",
+            "[default: 1GiB]",
+        ),
+        ("--listen", "COLLECTOR_LISTEN", "[default: 127.0.0.1:9808]"),
         (
             "--resctrl-root",
             "COLLECTOR_RESCTRL_ROOT",
@@ -360,7 +373,7 @@ fn help_lists_every_flag_with_its_environment_variable_and_default() {
     ] {
         let line = help
             .split("\n\n")
-            .find(|block| block.contains(flag))
+            .find(|block| block.trim_start().starts_with(flag))
             .unwrap_or_else(|| panic!("{flag} is not in --help:\n{help}"));
         assert!(
             line.contains(env) && line.contains(default),

@@ -91,7 +91,9 @@ mod state;
 mod summary;
 mod sync;
 
-pub use adapter::{AdapterError, AdapterOptions, HostConfig, PluginStatus, ResctrlNriPlugin};
+pub use adapter::{
+    AdapterError, AdapterOptions, HostConfig, PluginStatus, ResctrlNriPlugin, StatusHandle,
+};
 pub use config::{DEFAULT_MAX_RECONCILE_PASSES, PluginConfig};
 pub use error::PluginError;
 pub use events::{

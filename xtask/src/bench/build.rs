@@ -139,14 +139,28 @@ impl Tree {
         if benches.is_empty() {
             bail!("cargo built no bench binary of {PACKAGE}");
         }
-        let xtask = match &self.target_dir {
-            None => std::env::current_exe().context("finding the running runner")?,
-            Some(dir) => {
-                io.run(&self.exec("cargo", &["build", "--locked", "-p", "xtask"]))
-                    .context("building the runner")?;
-                dir.join("debug").join("xtask")
-            }
-        };
+        io.run(&self.exec("cargo", &["build", "--locked", "-p", "xtask"]))
+            .context("building the runner")?;
+        let built = self
+            .target_dir
+            .clone()
+            .unwrap_or_else(|| crate::project::target_dir().to_path_buf())
+            .join("debug")
+            .join("xtask");
+        // A copy of its own: a later build in the same target directory (the unit tests'
+        // feature set) replaces `debug/xtask`, and the measured binary must not vanish.
+        let xtask = crate::project::xtask_dir()
+            .join("bench")
+            .join(if self.target_dir.is_some() {
+                "xtask-reference"
+            } else {
+                "xtask-this-tree"
+            });
+        if let Some(dir) = xtask.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::copy(&built, &xtask)
+            .with_context(|| format!("copying {} to {}", built.display(), xtask.display()))?;
         Ok(Built { benches, xtask })
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::e2e::{self, Selection};
 use super::fmt::FmtArgs;
 use super::unit::UnitArgs;
-use super::{clippy, fmt, lint_ci, unit};
+use super::{clippy, fmt, lint_ci, lint_deploy, unit};
 use crate::capability::Host;
 use crate::ctx::Ctx;
 use crate::level::Level;
@@ -15,8 +15,8 @@ use crate::suites;
 /// `ci` subcommands.
 #[derive(clap::Subcommand, Debug, PartialEq, Eq)]
 pub enum CiCommand {
-    /// The fast tier: format check, workflow lint, clippy, unit tests and doctests. Minutes,
-    /// any machine. With --archive-file the unit tests run from that archive and doctests are
+    /// The fast tier: format check, workflow lint, manifest validation, clippy, unit tests
+    /// and doctests. Minutes, any machine. With --archive-file the unit tests run from that archive and doctests are
     /// left to `build --archive F --doctests`, so only clippy compiles.
     #[command(
         after_help = "Examples:\n  cargo xtask ci fast\n  cargo xtask ci fast -q          # results, digest and table only\n  cargo xtask --container ci fast"
@@ -67,6 +67,7 @@ pub fn fast_plan(ctx: &Ctx, args: &CiFastArgs) -> anyhow::Result<Plan> {
     // run at once; then the tests (their own plan runs unit tests and doctests at once).
     let mut checks = fmt::plan(ctx, &FmtArgs::default());
     checks.extend(lint_ci::plan(ctx));
+    checks.extend(lint_deploy::plan(ctx));
     checks.extend(clippy::plan(ctx));
     let mut plan = checks.concurrently("checks");
     let unit = UnitArgs {

@@ -379,6 +379,7 @@ suites (what this host can run, and from which level):
   nri-e2e        yes, at level cheap-short and up
   nri-init-e2e   yes, at level cheap-short and up
   collector-e2e  no: missing fuse: /dev/fuse is absent: load the fuse module (modprobe fuse) or run where FUSE is available
+  collector-s3   yes, at level cheap-short and up
   kernel-matrix  yes, at level cheap-short and up
   bench          yes, at level cheap-short and up
   resctrl-e2e    yes, at level full-short and up

@@ -11,6 +11,7 @@ pub mod fmt;
 pub mod image_prune;
 pub mod image_tag;
 pub mod lint_ci;
+pub mod lint_deploy;
 pub mod list;
 pub mod mutants;
 pub mod resctrl_standin;

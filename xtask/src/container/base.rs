@@ -29,6 +29,10 @@ const PROXIES: [&str; 7] = [
     "clippy-driver",
 ];
 
+/// The stand-in for the runtime images' base (`RUNTIME_IMAGE`): the same bookworm root
+/// file system before the toolchain is added.
+pub const RUNTIME_STANDIN: &str = "localhost/debian-standin:bookworm-slim";
+
 /// The stand-in's image name for a toolchain version, e.g. `localhost/rust-standin:1.95.0-bookworm`.
 pub fn image_name(rust_version: &str) -> String {
     format!("localhost/rust-standin:{rust_version}-{SUITE}")
@@ -76,6 +80,28 @@ pub fn plan(ctx: &Ctx, engine: &Engine) -> anyhow::Result<Plan> {
                 }
                 let _ = std::fs::remove_dir_all(&debootstrap_rootfs);
                 io.run(&debootstrap)
+            },
+        )
+        .in_chain("base"),
+    );
+
+    let runtime_tarball = work_dir().join("runtime.tar");
+    let runtime_tar = Exec::from(cmd!(sh, "tar -C {rootfs} -cf {runtime_tarball} ."));
+    let runtime_import = Exec::from(
+        engine
+            .cmd(sh)
+            .args(["import"])
+            .args([runtime_tarball.as_os_str(), RUNTIME_STANDIN.as_ref()]),
+    );
+    plan.push(
+        Step::task(
+            "base: runtime import",
+            format!("{runtime_tar} && {runtime_import}"),
+            move |io| {
+                io.run(&runtime_tar)?;
+                let imported = io.run(&runtime_import);
+                let _ = std::fs::remove_file(&runtime_tarball);
+                imported
             },
         )
         .in_chain("base"),

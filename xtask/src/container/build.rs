@@ -106,6 +106,35 @@ pub fn rust_image(engine: &Engine, chosen: Option<&str>) -> String {
         .unwrap_or_else(|| PUBLIC_RUST_IMAGE.to_string())
 }
 
+/// The public base of the runtime images, as the Containerfile's `RUNTIME_IMAGE` names it.
+pub const PUBLIC_RUNTIME_IMAGE: &str = "docker.io/library/debian:bookworm-slim";
+
+/// Build arguments of the shipped images: their base (the stand-in from `container base`
+/// if this host has it) and the commit they are built from, for their labels.
+fn runtime_args(engine: &Engine, target: Target) -> Vec<String> {
+    if target == Target::Builder {
+        return Vec::new();
+    }
+    let runtime = Some(base::RUNTIME_STANDIN)
+        .filter(|standin| image_exists(engine, standin))
+        .unwrap_or(PUBLIC_RUNTIME_IMAGE);
+    let mut args = vec![
+        "--build-arg".to_string(),
+        format!("RUNTIME_IMAGE={runtime}"),
+    ];
+    let revision = project::shell().ok().and_then(|sh| {
+        xshell::cmd!(sh, "git rev-parse HEAD")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .ok()
+    });
+    if let Some(revision) = revision {
+        args.extend(["--build-arg".to_string(), format!("REVISION={revision}")]);
+    }
+    args
+}
+
 /// Build (and tag, and save); the CI tags come from the environment (see `image-tag`).
 pub fn plan(ctx: &Ctx, engine: &Engine, args: &BuildArgs) -> anyhow::Result<Plan> {
     let tags = if args.ci_tags {
@@ -143,6 +172,7 @@ fn plan_with_tags(ctx: &Ctx, engine: &Engine, args: &BuildArgs, tags: &[String])
             &format!("{RECIPE_LABEL}={}", recipe_hash(root)),
         ])
         .args(cache_args(engine.kind, args))
+        .args(runtime_args(engine, args.target))
         // podman pulls only what is missing; with a local stand-in nothing is pulled.
         .arg(root);
     plan.push(
@@ -331,5 +361,47 @@ mod tests {
             )),
             "{line}"
         );
+    }
+
+    fn docker() -> Engine {
+        Engine {
+            kind: Kind::Docker,
+            env: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_shipped_image_gets_its_runtime_base_and_revision() {
+        let args = BuildArgs {
+            target: Target::Collector,
+            save: None,
+            rust_image: Some("rust:x".into()),
+            ci_tags: false,
+            cache_from: None,
+        };
+        let plan = plan_with_tags(&Ctx::for_tests(false), &docker(), &args, &[]);
+        let line = plan.steps[0].command_line();
+        for part in [
+            "--target collector",
+            "--tag localhost/resctrl-collector/collector:dev",
+            "RUNTIME_IMAGE=",
+        ] {
+            assert!(line.contains(part), "{part} missing from {line}");
+        }
+    }
+
+    #[test]
+    fn the_builder_image_has_no_runtime_arguments() {
+        let args = BuildArgs {
+            target: Target::Builder,
+            save: None,
+            rust_image: Some("rust:x".into()),
+            ci_tags: false,
+            cache_from: None,
+        };
+        let line =
+            plan_with_tags(&Ctx::for_tests(false), &docker(), &args, &[]).steps[0].command_line();
+        assert!(!line.contains("RUNTIME_IMAGE"), "{line}");
+        assert!(!line.contains("REVISION"), "{line}");
     }
 }

@@ -59,6 +59,10 @@ pub struct LoadArgs {
 pub enum Target {
     /// Everything `cargo xtask` needs.
     Builder,
+    /// The collector's runtime image.
+    Collector,
+    /// The NRI plugin's runtime image.
+    NriResctrlPlugin,
 }
 
 impl Target {
@@ -66,6 +70,8 @@ impl Target {
     pub fn stage(self) -> &'static str {
         match self {
             Target::Builder => "builder",
+            Target::Collector => "collector",
+            Target::NriResctrlPlugin => "nri-resctrl-plugin",
         }
     }
 

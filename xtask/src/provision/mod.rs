@@ -6,6 +6,7 @@ pub mod kernels;
 pub mod nri_e2e;
 pub mod nri_init_e2e;
 pub mod python;
+pub mod s3s_fs;
 
 use std::path::{Path, PathBuf};
 

@@ -7,6 +7,7 @@
 
 mod bench;
 mod collector_e2e;
+mod collector_s3;
 mod kernel_matrix;
 mod mutants;
 mod nri_e2e;
@@ -69,6 +70,7 @@ pub fn registry() -> &'static [Suite] {
         nri_e2e::SUITE,
         nri_init_e2e::SUITE,
         collector_e2e::SUITE,
+        collector_s3::SUITE,
         kernel_matrix::SUITE,
         bench::SUITE,
         resctrl_e2e::SUITE,

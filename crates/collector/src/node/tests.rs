@@ -55,9 +55,18 @@ async fn start(socket: &std::path::Path, tmp: tempfile::TempDir) -> Setup {
         Output::open(OutputConfig::new(&out, "node-a", Duration::from_millis(20))).expect("output");
     let options =
         AdapterOptions::new(nri_config(socket)).with_retry_interval(Duration::from_secs(3600));
-    let collector = Collector::start_with(options, core, rx, rc, output, recovery, SystemClock)
-        .await
-        .expect("the collector starts");
+    let collector = Collector::start_with(
+        options,
+        core,
+        rx,
+        rc,
+        output,
+        recovery,
+        SystemClock,
+        Services::default(),
+    )
+    .await
+    .expect("the collector starts");
     Setup {
         _tmp: tmp,
         out,
@@ -258,6 +267,9 @@ async fn unusable_resctrl_is_a_clear_error_and_earlier_rows_are_kept() {
         cgroup_root: tmp.path().join("cgroup"),
         nri: nri_config(&tmp.path().join("nri.sock")),
         retry_interval: Duration::from_secs(10),
+        destination: Destination::Directory(out.clone()),
+        max_spool_bytes: crate::DEFAULT_MAX_SPOOL_BYTES,
+        listen: None,
     };
     let err = Collector::start(config)
         .await

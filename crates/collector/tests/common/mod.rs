@@ -158,6 +158,8 @@ impl Node {
             .env("COLLECTOR_OUTPUT", self.out())
             .env("COLLECTOR_NRI_SOCKET", self.ctrd.nri_socket())
             .env("COLLECTOR_RETRY_INTERVAL", "1s")
+            // Any free port: scenarios must not depend on 9808 being free.
+            .env("COLLECTOR_LISTEN", "127.0.0.1:0")
             .env_remove("NRI_PLUGIN_SOCKET")
             .stdin(Stdio::null())
             .stdout(Stdio::inherit())

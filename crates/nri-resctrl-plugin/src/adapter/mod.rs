@@ -56,5 +56,5 @@ pub use error::AdapterError;
 pub use mask::SUBSCRIBED_EVENTS;
 pub use spawn::{
     AdapterOptions, DEFAULT_EVENT_CAPACITY, DEFAULT_QUEUE_CAPACITY, DEFAULT_RETRY_INTERVAL,
-    HostConfig, PluginStatus, ResctrlNriPlugin,
+    HostConfig, PluginStatus, ResctrlNriPlugin, StatusHandle,
 };

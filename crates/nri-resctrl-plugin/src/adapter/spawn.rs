@@ -109,6 +109,36 @@ pub struct PluginStatus {
     pub synchronizations: u64,
 }
 
+/// Asks a running [`ResctrlNriPlugin`] for its status; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct StatusHandle {
+    queue: Queue,
+}
+
+impl StatusHandle {
+    /// See [`ResctrlNriPlugin::status`]; fails with [`AdapterError::WorkerStopped`] once
+    /// the plugin has stopped.
+    pub async fn status(&self) -> Result<PluginStatus, AdapterError> {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let queue = self.queue.clone();
+        // Waits for room rather than being lost like a runtime event would be.
+        let queued =
+            tokio::task::spawn_blocking(move || queue.send_blocking(Command::Status(reply_tx)))
+                .await
+                .unwrap_or(false);
+        if !queued {
+            return Err(AdapterError::WorkerStopped);
+        }
+        let status = reply_rx.await.map_err(|_| AdapterError::WorkerStopped)?;
+        Ok(PluginStatus {
+            pods: status.pods,
+            dropped_events: status.dropped_events,
+            lost_runtime_events: self.queue.signals().lost(),
+            synchronizations: status.synchronizations,
+        })
+    }
+}
+
 /// The resctrl plugin serving a runtime over NRI: a worker thread that owns the core,
 /// and a task that keeps the NRI connection (reconnecting when the runtime restarts).
 ///
@@ -208,23 +238,15 @@ impl ResctrlNriPlugin {
 
     /// The plugin's state once every runtime event received so far has been handled.
     pub async fn status(&self) -> Result<PluginStatus, AdapterError> {
-        let (reply_tx, reply_rx) = oneshot::channel();
-        let queue = self.queue.clone();
-        // Waits for room rather than being lost like a runtime event would be.
-        let queued =
-            tokio::task::spawn_blocking(move || queue.send_blocking(Command::Status(reply_tx)))
-                .await
-                .unwrap_or(false);
-        if !queued {
-            return Err(AdapterError::WorkerStopped);
+        self.status_handle().status().await
+    }
+
+    /// A handle that asks for [`Self::status`] from elsewhere (e.g. a metrics poller),
+    /// also while [`Self::wait`] owns the plugin.
+    pub fn status_handle(&self) -> StatusHandle {
+        StatusHandle {
+            queue: self.queue.clone(),
         }
-        let status = reply_rx.await.map_err(|_| AdapterError::WorkerStopped)?;
-        Ok(PluginStatus {
-            pods: status.pods,
-            dropped_events: status.dropped_events,
-            lost_runtime_events: self.lost_runtime_events(),
-            synchronizations: status.synchronizations,
-        })
     }
 
     /// Waits until the plugin stops (after [`Self::shutdown`], or on its own after a

@@ -1,10 +1,11 @@
 //! Command line and environment of the collector binary.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use collector::{DEFAULT_ROW_GROUP_ROWS, NodeConfig, OutputConfig};
+use collector::{DEFAULT_ROW_GROUP_ROWS, Destination, NodeConfig, OutputConfig};
 use nri_resctrl_plugin::PluginConfig;
 
 /// Samples every pod's last-level-cache occupancy and memory bandwidth per resctrl
@@ -12,8 +13,10 @@ use nri_resctrl_plugin::PluginConfig;
 /// every pod has a monitoring group.
 ///
 /// Every flag can also be set by the environment variable shown with it. Files appear in
-/// the output directory as <prefix><node>-<UTC time>-<8 hex>.parquet once complete; SIGUSR1
-/// completes the current file, SIGTERM completes it and exits.
+/// the output directory as <prefix><node>-<UTC time>-<8 hex>.parquet once complete (with
+/// an s3:// output they are written to the spool directory, uploaded, then removed);
+/// SIGUSR1 completes the current file, SIGTERM completes it and exits. S3 settings come
+/// from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and AWS_ENDPOINT_URL.
 #[derive(Debug, Parser)]
 #[command(name = "collector", version)]
 pub struct Args {
@@ -21,14 +24,35 @@ pub struct Args {
     #[arg(long, env = "COLLECTOR_NODE")]
     pub node: Option<String>,
 
-    /// Directory the Parquet files are written to (created if missing).
+    /// Where completed Parquet files go: a directory (`file:///dir` or a path, created if
+    /// missing) or `s3://bucket/prefix` (uploaded from --spool-dir; bucket addressed by
+    /// path, as S3-compatible servers expect).
     #[arg(
         long,
         env = "COLLECTOR_OUTPUT",
+        value_name = "URL",
+        default_value = "file:///var/lib/collector"
+    )]
+    pub output: String,
+
+    /// With an s3:// output: the local directory files are written to and held in until
+    /// uploaded.
+    #[arg(
+        long,
+        env = "COLLECTOR_SPOOL_DIR",
         value_name = "DIR",
         default_value = "/var/lib/collector"
     )]
-    pub output: PathBuf,
+    pub spool_dir: PathBuf,
+
+    /// With an s3:// output: completed files waiting for upload may take this much of the
+    /// spool; past it the oldest are dropped (counted and logged).
+    #[arg(long, env = "COLLECTOR_MAX_SPOOL_BYTES", default_value = "1GiB", value_parser = cli_units::parse_size)]
+    pub max_spool_bytes: u64,
+
+    /// Address of /healthz, /readyz and /metrics; `none` serves nothing.
+    #[arg(long, env = "COLLECTOR_LISTEN", value_name = "ADDR", default_value = collector::DEFAULT_LISTEN, value_parser = parse_listen)]
+    pub listen: Listen,
 
     /// Prefix of every output file name.
     #[arg(long, env = "COLLECTOR_FILE_PREFIX", default_value = "")]
@@ -125,9 +149,14 @@ impl Args {
         let nri = nri::stub::PluginConfig::new(&self.plugin_name, &self.plugin_index)
             .context("invalid --plugin-name or --plugin-index")?
             .with_socket_path(&self.nri_socket);
+        let destination = Destination::parse(&self.output).context("invalid --output")?;
+        let dir = match &destination {
+            Destination::Directory(dir) => dir.clone(),
+            Destination::S3 { .. } => self.spool_dir.clone(),
+        };
         Ok(NodeConfig {
             output: OutputConfig {
-                dir: self.output.clone(),
+                dir,
                 prefix: self.file_prefix.clone(),
                 node,
                 interval: self.interval,
@@ -146,8 +175,25 @@ impl Args {
             cgroup_root: self.cgroup_root.clone(),
             nri,
             retry_interval: self.retry_interval,
+            destination,
+            max_spool_bytes: self.max_spool_bytes,
+            listen: self.listen.0,
         })
     }
+}
+
+/// `--listen`: an address, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen(pub Option<SocketAddr>);
+
+/// `127.0.0.1:9808`, `[::]:9808`, `0.0.0.0:9808`, or `none`.
+fn parse_listen(text: &str) -> Result<Listen, String> {
+    if text == "none" {
+        return Ok(Listen(None));
+    }
+    text.parse()
+        .map(|addr| Listen(Some(addr)))
+        .map_err(|_| format!("{text:?} is not an address: use IP:PORT (e.g. 0.0.0.0:9808) or none"))
 }
 
 #[cfg(test)]
@@ -168,6 +214,15 @@ mod tests {
             .expect("config");
         assert_eq!(config.output.node, "n1");
         assert_eq!(config.output.dir, PathBuf::from("/var/lib/collector"));
+        assert_eq!(
+            config.destination,
+            Destination::Directory(PathBuf::from("/var/lib/collector"))
+        );
+        assert_eq!(
+            config.listen,
+            Some("127.0.0.1:9808".parse().expect("address"))
+        );
+        assert_eq!(config.max_spool_bytes, collector::DEFAULT_MAX_SPOOL_BYTES);
         assert_eq!(config.output.interval, Duration::from_secs(1));
         assert_eq!(
             config.output.max_file_bytes,
@@ -241,6 +296,33 @@ mod tests {
     }
 
     #[test]
+    fn an_s3_output_writes_to_the_spool_directory() {
+        let args = parse(&[
+            "--node",
+            "n",
+            "--output",
+            "s3://bucket/rdt",
+            "--spool-dir",
+            "/tmp/spool",
+            "--max-spool-bytes",
+            "10MiB",
+            "--listen",
+            "none",
+        ]);
+        let config = args.node_config(|| unreachable!()).expect("config");
+        assert_eq!(config.output.dir, PathBuf::from("/tmp/spool"));
+        assert_eq!(
+            config.destination,
+            Destination::S3 {
+                bucket: "bucket".into(),
+                prefix: "rdt".into()
+            }
+        );
+        assert_eq!(config.max_spool_bytes, 10 << 20);
+        assert_eq!(config.listen, None);
+    }
+
+    #[test]
     fn bad_values_name_the_flag() {
         let err =
             Args::try_parse_from(["collector", "--interval", "soon"]).expect_err("bad interval");
@@ -249,6 +331,12 @@ mod tests {
             text.contains("--interval") && text.contains("soon"),
             "{text}"
         );
+        let err =
+            Args::try_parse_from(["collector", "--listen", "port 80"]).expect_err("bad address");
+        assert!(err.to_string().contains("--listen"), "{err}");
+        let args = parse(&["--node", "n", "--output", "gs://b/p"]);
+        let err = args.node_config(|| unreachable!()).expect_err("bad output");
+        assert!(format!("{err:#}").contains("--output"), "{err:#}");
         let args = parse(&["--node", "n", "--plugin-index", "x"]);
         let err = args.node_config(|| unreachable!()).expect_err("bad index");
         assert!(format!("{err:#}").contains("--plugin-index"), "{err:#}");

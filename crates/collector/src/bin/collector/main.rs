@@ -53,6 +53,9 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     let collector = Collector::start(config)
         .await
         .context("starting the collector")?;
+    if let Some(addr) = collector.listen_addr() {
+        tracing::info!(%addr, "serving /healthz, /readyz and /metrics");
+    }
     let control = collector.control();
     tokio::spawn(async move {
         loop {
