@@ -11,11 +11,11 @@ use crate::commands::e2e::{E2eArgs, SuiteArgs};
 use crate::commands::fmt::FmtArgs;
 use crate::commands::image_prune::ImagePruneArgs;
 use crate::commands::image_tag::ImageTagArgs;
-use crate::commands::mutants::MutantsArgs;
 use crate::commands::resctrl_standin::ResctrlStandinArgs;
 use crate::commands::run_steps::RunStepsArgs;
 use crate::commands::unit::UnitArgs;
 use crate::container::ContainerCommand;
+use crate::mutants::MutantsArgs;
 use crate::output::Verbosity;
 use crate::report::ColorChoice;
 use crate::suites::{self, Suite};
@@ -233,27 +233,6 @@ impl Cli {
         }
     }
 }
-
-/// Arguments that parse but do not make sense together (found after clap is done): the
-/// runner exits with 2 for them, like for every usage error.
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
-
-/// Fails with a [`UsageError`] saying `message`.
-macro_rules! usage_bail {
-    ($($arg:tt)*) => {
-        return Err(anyhow::Error::new($crate::cli::UsageError(format!($($arg)*))))
-    };
-}
-pub(crate) use usage_bail;
 
 impl Command {
     /// The name used in reports and JUnit, e.g. `ci fast`.

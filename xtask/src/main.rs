@@ -10,6 +10,7 @@ mod ctx;
 mod exec;
 mod kernel_matrix;
 mod level;
+mod mutants;
 mod output;
 mod ownership;
 mod plan;
@@ -20,6 +21,7 @@ mod record;
 mod report;
 mod suites;
 mod test_run;
+mod usage;
 
 use std::process::ExitCode;
 
@@ -38,7 +40,7 @@ use report::Style;
 /// Exit code when a step failed or the runner itself hit an error. Success is 0.
 const EXIT_FAILED: u8 = 1;
 /// Exit code of a usage error: clap's for arguments that do not parse, ours
-/// ([`cli::UsageError`]) for arguments that do not make sense together.
+/// ([`usage::UsageError`]) for arguments that do not make sense together.
 const EXIT_USAGE: u8 = 2;
 /// Exit code when a termination request (Ctrl-C, SIGTERM, SIGHUP) arrived during the run,
 /// whatever the steps' statuses: an interrupted run never counts as a pass.
@@ -48,7 +50,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse_args();
     match run(&cli) {
         Ok(code) => code,
-        Err(err) if err.is::<cli::UsageError>() => {
+        Err(err) if err.is::<usage::UsageError>() => {
             eprintln!("error: {err:#}");
             ExitCode::from(EXIT_USAGE)
         }
@@ -112,15 +114,16 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Ci(CiCommand::Fast(args)) => commands::ci::fast_plan(&ctx, args)?,
         Command::Ci(CiCommand::All(args)) => commands::ci::all_plan(&ctx, &Host::system(), args)?,
         Command::Suite(suite, args, matches) => suite_plan(&ctx, suite, args, matches)?,
-        Command::Mutants(args) => commands::mutants::plan(&ctx, args)?,
+        Command::Mutants(args) => mutants::plan(&ctx, args)?,
         Command::ResctrlStandin(args) => commands::resctrl_standin::plan(&ctx, args)?,
         Command::RunSteps(args) => commands::run_steps::plan(&ctx, args)?,
         Command::Container(ContainerCommand::Base) => container::base::plan(&ctx, &engine()?)?,
         Command::Container(ContainerCommand::Build(args)) => {
-            container::build::plan(&ctx, &engine()?, args)?
+            let tags = if args.ci_tags { ci_tags()? } else { Vec::new() };
+            container::build::plan(&ctx, &engine()?, args, &tags)
         }
         Command::Container(ContainerCommand::Push(args)) => {
-            container::push::plan(&ctx, &engine()?, args)?
+            container::push::plan(&ctx, &engine()?, args, &ci_tags()?)
         }
         Command::Container(ContainerCommand::Load(args)) => {
             container::build::load_plan(&ctx, &engine()?, &args.input)
@@ -130,6 +133,11 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let code = execute(cli, style, plan);
     ownership::hand_back_after_sudo(cli.globals.junit.as_deref());
     code
+}
+
+/// The immutable tags of this CI context (`image-tag` with its defaults).
+fn ci_tags() -> anyhow::Result<Vec<String>> {
+    commands::image_tag::run(&commands::image_tag::ImageTagArgs::default())
 }
 
 /// `--container`: the same command inside the builder image, built first if missing or
@@ -164,7 +172,7 @@ fn in_container(cli: &Cli, ctx: &Ctx, style: Style) -> anyhow::Result<ExitCode> 
             ci_tags: false,
             cache_from: None,
         };
-        let built = execute(cli, style, container::build::plan(ctx, &engine, &args)?)?;
+        let built = execute(cli, style, container::build::plan(ctx, &engine, &args, &[]))?;
         if built != ExitCode::SUCCESS {
             return Ok(built);
         }

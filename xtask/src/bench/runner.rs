@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::commands::ci;
-use crate::ctx::Ctx;
-use crate::plan::{Action, Exec, StepIo};
+use crate::plan::{Action, Exec, Plan, StepIo};
 
 /// One way of running the fast tier.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,8 +29,8 @@ pub struct Variant {
 ///
 /// # Errors
 /// `ci fast` cannot be planned.
-pub fn variants(ctx: &Ctx) -> anyhow::Result<Vec<Variant>> {
-    let same = ci::fast_plan(ctx, &ci::CiFastArgs::default())?
+pub fn variants(fast: &Plan) -> anyhow::Result<Vec<Variant>> {
+    let same = fast
         .steps
         .iter()
         .filter_map(|step| match &step.action {
@@ -155,7 +153,10 @@ mod tests {
 
     #[test]
     fn the_plain_script_runs_the_commands_of_ci_fast_in_order() {
-        let variants = variants(&Ctx::for_tests(true)).expect("ci fast plans");
+        let fast =
+            crate::commands::ci::fast_plan(&crate::ctx::Ctx::for_tests(true), &Default::default())
+                .expect("ci fast plans");
+        let variants = variants(&fast).expect("ci fast plans");
         let names: Vec<&str> = variants.iter().map(|v| v.name).collect();
         assert_eq!(
             names,
@@ -180,7 +181,10 @@ mod tests {
 
     #[test]
     fn the_figures_give_each_variant_and_the_two_ratios() {
-        let variants = variants(&Ctx::for_tests(true)).expect("ci fast plans");
+        let fast =
+            crate::commands::ci::fast_plan(&crate::ctx::Ctx::for_tests(true), &Default::default())
+                .expect("ci fast plans");
+        let variants = variants(&fast).expect("ci fast plans");
         let secs = |s: f64| Timing {
             median: Duration::from_secs_f64(s),
             min: Duration::from_secs_f64(s - 0.5),

@@ -20,9 +20,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::cli::usage_bail;
 use crate::level::Level;
 use crate::suites::{self, Suite};
+use crate::usage::usage_bail;
 
 /// Arguments of `ci plan`; each defaults to GitHub Actions' environment.
 #[derive(clap::Args, Debug, Default, PartialEq, Eq)]
@@ -141,7 +141,7 @@ pub fn run(args: &CiPlanArgs) -> anyhow::Result<()> {
         .clone()
         .or_else(|| env("GITHUB_EVENT_NAME"))
         .ok_or_else(|| {
-            anyhow::Error::new(crate::cli::UsageError(
+            anyhow::Error::new(crate::usage::UsageError(
                 "no event: pass --event or run under GitHub Actions (GITHUB_EVENT_NAME)".into(),
             ))
         })?;
@@ -634,7 +634,7 @@ mod tests {
     fn inconsistent_inputs_are_usage_errors() {
         let none = Changes::Unknown;
         let push = decide("push", "", None, &none, "main", REGISTRY).unwrap_err();
-        assert!(push.is::<crate::cli::UsageError>(), "{push}");
+        assert!(push.is::<crate::usage::UsageError>(), "{push}");
         assert!(push.to_string().contains("needs its ref"), "{push}");
         let level = decide(
             "pull_request",
@@ -645,7 +645,7 @@ mod tests {
             REGISTRY,
         )
         .unwrap_err();
-        assert!(level.is::<crate::cli::UsageError>(), "{level}");
+        assert!(level.is::<crate::usage::UsageError>(), "{level}");
     }
 
     #[test]

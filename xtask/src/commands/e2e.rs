@@ -109,6 +109,7 @@ pub fn plan(ctx: &Ctx, host: &Host, selection: &Selection<'_>) -> anyhow::Result
         ctx,
         archive: selection.archive.clone(),
         matches: selection.matches.as_ref(),
+        fast_tier: |ctx| super::ci::fast_plan(ctx, &super::ci::CiFastArgs::default()),
     };
     let decisions: Vec<(&Suite, Decision)> = selection
         .suites

@@ -13,7 +13,6 @@ pub mod image_tag;
 pub mod lint_ci;
 pub mod lint_deploy;
 pub mod list;
-pub mod mutants;
 pub mod resctrl_standin;
 pub mod run_steps;
 pub mod unit;

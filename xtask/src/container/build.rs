@@ -135,18 +135,10 @@ fn runtime_args(engine: &Engine, target: Target) -> Vec<String> {
     args
 }
 
-/// Build (and tag, and save); the CI tags come from the environment (see `image-tag`).
-pub fn plan(ctx: &Ctx, engine: &Engine, args: &BuildArgs) -> anyhow::Result<Plan> {
-    let tags = if args.ci_tags {
-        crate::commands::image_tag::run(&crate::commands::image_tag::ImageTagArgs::default())?
-    } else {
-        Vec::new()
-    };
-    Ok(plan_with_tags(ctx, engine, args, &tags))
-}
-
-/// [`plan`] with the CI tags given.
-fn plan_with_tags(ctx: &Ctx, engine: &Engine, args: &BuildArgs, tags: &[String]) -> Plan {
+/// Build, tag with `ci_tags` (what `image-tag` gives, when `--ci-tags` asked for them), and
+/// save.
+pub fn plan(ctx: &Ctx, engine: &Engine, args: &BuildArgs, ci_tags: &[String]) -> Plan {
+    let tags = ci_tags;
     let sh = &ctx.sh;
     let image = args.target.image();
     let stage = args.target.stage();
@@ -275,7 +267,7 @@ mod tests {
             cache_from: None,
         };
         let tags = ["pr-7-0123456".to_string()];
-        let plan = plan_with_tags(&Ctx::for_tests(true), &engine, &args, &tags);
+        let plan = plan(&Ctx::for_tests(true), &engine, &args, &tags);
         let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
             names,
@@ -352,7 +344,7 @@ mod tests {
             ci_tags: false,
             cache_from: None,
         };
-        let plan = plan(&Ctx::for_tests(true), &engine, &args).expect("a plan");
+        let plan = plan(&Ctx::for_tests(true), &engine, &args, &[]);
         let line = plan.steps[0].command_line();
         assert!(
             line.contains(&format!(
@@ -379,7 +371,7 @@ mod tests {
             ci_tags: false,
             cache_from: None,
         };
-        let plan = plan_with_tags(&Ctx::for_tests(false), &docker(), &args, &[]);
+        let plan = plan(&Ctx::for_tests(false), &docker(), &args, &[]);
         let line = plan.steps[0].command_line();
         for part in [
             "--target collector",
@@ -399,8 +391,7 @@ mod tests {
             ci_tags: false,
             cache_from: None,
         };
-        let line =
-            plan_with_tags(&Ctx::for_tests(false), &docker(), &args, &[]).steps[0].command_line();
+        let line = plan(&Ctx::for_tests(false), &docker(), &args, &[]).steps[0].command_line();
         assert!(!line.contains("RUNTIME_IMAGE"), "{line}");
         assert!(!line.contains("REVISION"), "{line}");
     }

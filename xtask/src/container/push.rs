@@ -13,7 +13,6 @@ use anyhow::Context;
 
 use super::Target;
 use super::engine::Engine;
-use crate::commands::image_tag::{self, ImageTagArgs};
 use crate::ctx::Ctx;
 use crate::plan::{Exec, Plan, Step, StepIo};
 use crate::project;
@@ -33,9 +32,8 @@ pub const ATTEMPTS: u32 = 4;
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Tag each CI tag for the registry, then push each.
-pub fn plan(ctx: &Ctx, engine: &Engine, args: &PushArgs) -> anyhow::Result<Plan> {
-    let tags = image_tag::run(&ImageTagArgs::default())?;
-    Ok(plan_for(ctx, engine, &args.registry, &tags, credentials()))
+pub fn plan(ctx: &Ctx, engine: &Engine, args: &PushArgs, tags: &[String]) -> Plan {
+    plan_for(ctx, engine, &args.registry, tags, credentials())
 }
 
 /// The user and token from the environment, if both are set.

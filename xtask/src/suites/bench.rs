@@ -91,7 +91,7 @@ fn steps(ctx: &SuiteCtx<'_>) -> anyhow::Result<Vec<Step>> {
         },
     };
     if let Some(BenchCommand::Runner(runner_args)) = &args.what {
-        let variants = runner::variants(ctx.ctx)?;
+        let variants = runner::variants(&(ctx.fast_tier)(ctx.ctx)?)?;
         let (runs, warmup) = (runner_args.runs, runner_args.warmup);
         let described: Vec<String> = variants.iter().map(|v| v.script.clone()).collect();
         return Ok(vec![Step::task(
@@ -483,6 +483,7 @@ mod tests {
             ctx: &ctx,
             archive: None,
             matches: Some(sub),
+            fast_tier: |ctx| crate::commands::ci::fast_plan(ctx, &Default::default()),
         };
         let mut plan = crate::plan::Plan::default();
         for step in steps(&suite_ctx).expect("a plan") {

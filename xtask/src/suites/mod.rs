@@ -62,6 +62,9 @@ pub struct SuiteCtx<'a> {
     pub archive: Option<PathBuf>,
     /// The suite's own command line, when it was run as `cargo xtask <name>`.
     pub matches: Option<&'a clap::ArgMatches>,
+    /// `ci fast`'s plan, for suites that measure it (`bench runner`); handed in by the
+    /// e2e command, since suites do not depend on the commands.
+    pub fast_tier: fn(&Ctx) -> anyhow::Result<crate::plan::Plan>,
 }
 
 /// Every registered suite, cheapest level first.

@@ -2,8 +2,8 @@
 //! defaults). Long: every core file's mutants are built and tested, one at a time.
 
 use super::{Suite, SuiteCtx};
-use crate::commands::mutants::{self, MutantsArgs};
 use crate::level::{Duration, Level};
+use crate::mutants::{self, MutantsArgs};
 use crate::plan::Step;
 
 /// The registry entry.

@@ -83,6 +83,7 @@ mod tests {
             ctx: &ctx,
             archive: None,
             matches: None,
+            fast_tier: |_| Ok(crate::plan::Plan::default()),
         })
         .expect("steps");
         let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();

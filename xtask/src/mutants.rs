@@ -1,5 +1,5 @@
-//! `cargo xtask mutants [--changed [--base REV] | --file F...] [--timeout S] [--jobs N]`:
-//! mutation testing with cargo-mutants (pinned, installed into `target/xtask/tools`), over
+//! `cargo xtask mutants [--changed [--base REV] | --file F...] [--timeout S] [--jobs N]`,
+//! also the `mutants` suite (so it lives beside `commands/`, not in it): mutation testing with cargo-mutants (pinned, installed into `target/xtask/tools`), over
 //! the workspace's core files by default, with nextest. Every missed mutant fails the run
 //! unless `.config/mutants-allowed.txt` accepts it with a reason.
 
