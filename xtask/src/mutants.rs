@@ -237,6 +237,16 @@ fn verdict(io: &mut dyn StepIo, results: &Path, allowlist: &Path) -> anyhow::Res
             .map(str::to_string)
             .collect()
     };
+    // An empty result is no pass: the unmutated tree's tests must have passed, and some
+    // mutant must have been tested.
+    let outcomes = std::fs::read_to_string(results.join("outcomes.json")).unwrap_or_default();
+    let compact: String = outcomes.chars().filter(|c| !c.is_whitespace()).collect();
+    if compact.contains(r#""scenario":"Baseline""#) && !baseline_passed(&compact) {
+        bail!(
+            "the tests fail in the unmutated tree, so no mutant was tested: see {}",
+            results.join("log/baseline.log").display()
+        );
+    }
     let (caught, missed, unviable, timeout) = (
         lines("caught.txt"),
         lines("missed.txt"),
@@ -275,6 +285,9 @@ fn verdict(io: &mut dyn StepIo, results: &Path, allowlist: &Path) -> anyhow::Res
     for line in &timeout {
         io.line(&format!("timeout: {line}"));
     }
+    if caught.len() + missed.len() + timeout.len() == 0 {
+        bail!("no mutant was tested (none found, or all unviable): check the --file selection");
+    }
     if unexpected.is_empty() {
         Ok(())
     } else {
@@ -283,6 +296,16 @@ fn verdict(io: &mut dyn StepIo, results: &Path, allowlist: &Path) -> anyhow::Res
             unexpected.len()
         )
     }
+}
+
+/// Whether cargo-mutants' `outcomes.json` (whitespace removed) records a passing baseline
+/// (the unmutated tree).
+fn baseline_passed(compact: &str) -> bool {
+    compact
+        .split(r#""scenario":"Baseline""#)
+        .nth(1)
+        .and_then(|after| after.split(r#""summary":""#).nth(1))
+        .is_some_and(|summary| summary.starts_with("Success"))
 }
 
 #[cfg(test)]
@@ -357,6 +380,32 @@ mod tests {
         let args =
             Wrapper::parse_from(std::iter::once("mutants").chain(extra.iter().copied())).args;
         plan(&Ctx::for_tests(true), &args).expect("a plan").render()
+    }
+
+    #[test]
+    fn a_failing_baseline_or_an_empty_run_is_no_pass() {
+        let dir = tempfile::tempdir().expect("scratch dir");
+        let results = dir.path().join("mutants.out");
+        std::fs::create_dir_all(&results).unwrap();
+        let allow = dir.path().join("none.txt");
+        std::fs::write(
+            results.join("outcomes.json"),
+            r#"{"outcomes":[{"scenario":"Baseline","summary":"Failure"}],"total_mutants":0}"#,
+        )
+        .unwrap();
+        let mut io = crate::plan::testing::Lines::default();
+        let err = verdict(&mut io, &results, &allow).unwrap_err().to_string();
+        assert!(
+            err.starts_with("the tests fail in the unmutated tree"),
+            "{err}"
+        );
+        std::fs::write(
+            results.join("outcomes.json"),
+            r#"{"outcomes": [{"scenario": "Baseline", "summary": "Success"}]}"#,
+        )
+        .unwrap();
+        let err = verdict(&mut io, &results, &allow).unwrap_err().to_string();
+        assert!(err.starts_with("no mutant was tested"), "{err}");
     }
 
     #[test]
