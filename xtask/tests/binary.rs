@@ -669,3 +669,45 @@ fn clones_sharing_a_target_dir_each_test_themselves_even_after_the_first_is_dele
         text(&tag)
     );
 }
+
+#[test]
+fn ci_tags_come_from_the_ci_context_in_container_plans() {
+    let mut build = xtask(&["--plan", "container", "build", "--ci-tags"]);
+    build
+        .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
+        .env("GITHUB_REF", "refs/pull/7/merge")
+        .env("XTASK_HEAD_SHA", "abcdef0123456789abcdef0123456789abcdef01");
+    let out = run(build);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        step_names(&text(&out)).contains(&"container tag pr-7-abcdef0".to_string()),
+        "{}",
+        text(&out)
+    );
+    let mut plain = xtask(&["--plan", "container", "build"]);
+    plain
+        .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
+        .env("GITHUB_REF", "refs/pull/7/merge");
+    let out = run(plain);
+    assert!(
+        !text(&out).contains("container tag"),
+        "no CI tags unless asked: {}",
+        text(&out)
+    );
+    let mut push = xtask(&[
+        "--plan",
+        "container",
+        "push",
+        "--registry",
+        "ghcr.io/acme/repo",
+    ]);
+    push.env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
+        .env("GITHUB_REF", "refs/heads/topic");
+    let out = run(push);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        step_names(&text(&out)).contains(&"push topic-0123456".to_string()),
+        "{}",
+        text(&out)
+    );
+}

@@ -216,11 +216,11 @@ async fn the_plugin_registers_again_when_the_runtime_restarts() {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let report = tokio::time::timeout(LIMIT, s.collector.stop())
+    // How many rounds ran by now depends on the machine's load, not on re-registering.
+    tokio::time::timeout(LIMIT, s.collector.stop())
         .await
         .expect("stops in time")
         .expect("clean stop");
-    assert!(report.rounds >= 1, "{report:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,7 +228,25 @@ async fn the_collector_samples_and_stops_cleanly_while_no_runtime_listens() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let socket = tmp.path().join("absent/nri.sock");
     let s = start(&socket, tmp).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A round has run once its rows are in the spool (however loaded the machine is).
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    let spooled = || {
+        std::fs::read_dir(&s.out)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|entry| {
+                entry.file_name().to_string_lossy().ends_with(".spool")
+                    && entry.metadata().is_ok_and(|m| m.len() > 0)
+            })
+    };
+    while !spooled() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no round was spooled"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let report = tokio::time::timeout(LIMIT, s.collector.stop())
         .await
         .expect("stops in time")
