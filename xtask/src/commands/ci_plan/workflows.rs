@@ -4,7 +4,6 @@
 //! [`TRIGGERS`], and no job can write.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -17,7 +16,7 @@ struct Workflow {
 }
 
 fn workflows() -> BTreeMap<String, Workflow> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.github/workflows");
+    let dir = crate::project::root().join(".github/workflows");
     let mut out = BTreeMap::new();
     for entry in std::fs::read_dir(&dir).expect("the repository has .github/workflows") {
         let path = entry.expect("a directory entry").path();
@@ -552,7 +551,7 @@ fn the_helpers_read_what_they_claim() {
 
 #[test]
 fn every_version_renovate_updates_outside_a_manifest_is_still_where_its_pattern_looks() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = crate::project::root().to_path_buf();
     let read = |path: &str| {
         std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("reading {path}: {e}"))
     };
