@@ -30,9 +30,10 @@ use crate::upload::{UploadConfig, Uploader};
 const STATUS_POLL: Duration = Duration::from_secs(1);
 
 /// Pod events that may wait between two rounds. The loop drains them every tick, but a
-/// runtime's `Synchronize` sends one per pod at once, and a dropped `Removed` is not sent
-/// again (see `nri_resctrl_plugin::events`): room for several thousand pods' burst, at
-/// about a hundred bytes each.
+/// runtime's `Synchronize` sends one per pod at once, and a dropped event is only sent
+/// again by the plugin's next retry round (see `nri_resctrl_plugin::events`), so pods
+/// would be missed or sampled after removal until then: room for several thousand pods'
+/// burst, at about a hundred bytes each.
 const EVENT_CAPACITY: usize = 8 * nri_resctrl_plugin::adapter::DEFAULT_EVENT_CAPACITY;
 
 /// Everything the collector on a node needs.

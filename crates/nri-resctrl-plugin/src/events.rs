@@ -13,9 +13,11 @@
 //! A full or closed channel drops the event and counts it ([`EventSender::dropped`]).
 //! `AddOrUpdate` events carry the pod's whole state, and the core remembers only what it
 //! *delivered*: the next call that touches a pod whose update was dropped sends its state
-//! again. A dropped `Removed` is not repeated (the pod is gone from the core too), so a
-//! consumer that sees the drop counter move should compare its pods with
-//! [`crate::ResctrlPlugin::pod_statuses`], a full snapshot.
+//! again, and [`crate::ResctrlPlugin::retry_all_once`] (which the adapter runs
+//! periodically) touches every pod. A dropped `Removed` is kept by the core and sent again
+//! by that retry round, unless the pod came back meanwhile. So a consumer that only reads
+//! the channel converges on the core's state within one retry round after the channel
+//! has room again; [`crate::ResctrlPlugin::pod_statuses`] is the full snapshot.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

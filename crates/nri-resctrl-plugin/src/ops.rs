@@ -220,9 +220,29 @@ impl<P: FsProvider, S: PidSource> ResctrlPlugin<P, S> {
                     self.stale_groups.push(path);
                     result = Err(e);
                 }
-                self.events
-                    .try_emit(PodResctrlEvent::Removed(PodResctrlRemoved { pod_uid: uid }));
+                self.emit_removed(uid);
                 result
+            }
+        }
+    }
+
+    /// Emits `Removed` for pod `uid`, or keeps it for the next retry round if the channel
+    /// refuses it.
+    fn emit_removed(&mut self, uid: String) {
+        let event = PodResctrlEvent::Removed(PodResctrlRemoved {
+            pod_uid: uid.clone(),
+        });
+        if !self.events.try_emit(event) {
+            self.undelivered_removals.insert(uid);
+        }
+    }
+
+    /// Sends again the `Removed` events the channel refused, except for pods that are
+    /// back (their `AddOrUpdate` supersedes the removal); keeps what is refused again.
+    pub(crate) fn emit_undelivered_removals(&mut self) {
+        for uid in std::mem::take(&mut self.undelivered_removals) {
+            if self.registry.pod(&uid).is_none() {
+                self.emit_removed(uid);
             }
         }
     }

@@ -39,6 +39,9 @@ pub struct ResctrlPlugin<P: FsProvider = RealFs, S: PidSource = CgroupPidSource>
     /// Groups of removed pods whose deletion failed; [`ResctrlPlugin::retry_all_once`]
     /// tries again so their monitoring IDs are not leaked.
     pub(crate) stale_groups: Vec<PathBuf>,
+    /// Pods whose `Removed` event the full channel refused; unlike an update, nothing
+    /// would send it again, so [`ResctrlPlugin::retry_all_once`] does.
+    pub(crate) undelivered_removals: BTreeSet<String>,
 }
 
 impl<S: PidSource> ResctrlPlugin<RealFs, S> {
@@ -78,6 +81,7 @@ impl<P: FsProvider, S: PidSource> ResctrlPlugin<P, S> {
             events,
             registry: Registry::default(),
             stale_groups: Vec::new(),
+            undelivered_removals: BTreeSet::new(),
         })
     }
 

@@ -124,7 +124,9 @@ impl<P: FsProvider, S: PidSource> ResctrlPlugin<P, S> {
     /// 3. place the threads of every running container that is not reconciled, in every
     ///    pod with a group; one container's failure does not stop the others.
     ///
-    /// Then one event per pod whose state changed. Failures are logged and counted.
+    /// Then the `Removed` events a full channel refused before, and one event per pod
+    /// whose state changed (or whose last update was refused). Failures are logged and
+    /// counted.
     pub fn retry_all_once(&mut self) -> RetrySummary {
         let mut summary = RetrySummary::default();
         for path in std::mem::take(&mut self.stale_groups) {
@@ -156,6 +158,7 @@ impl<P: FsProvider, S: PidSource> ResctrlPlugin<P, S> {
                 let _ = self.reconcile_pod(uid, &pending, &mut summary.containers);
             }
         }
+        self.emit_undelivered_removals();
         self.emit_updates(&uids);
 
         // A periodic caller runs this every few seconds: say so only when there was work.

@@ -1022,6 +1022,55 @@ fn dropped_events_counts_every_event_the_full_channel_refused() {
     assert_eq!(h.plugin.dropped_events(), 3);
 }
 
+/// A `Removed` refused by the full channel is not lost: the next retry round sends it,
+/// once, and keeps it while the channel is still full.
+#[test]
+fn a_removal_the_full_channel_refused_is_sent_by_a_later_retry_round() {
+    let mut h = Harness::with(FakeResctrl::new(), PluginConfig::default(), 1);
+    h.plugin.start().expect("start");
+    let a = pod("a");
+    h.plugin.run_pod_sandbox(&a).expect("a fits");
+    assert!(h.plugin.remove_pod_sandbox(&a).expect("remove a"));
+    assert_eq!(
+        h.plugin.dropped_events(),
+        1,
+        "the channel still holds a's update"
+    );
+
+    h.plugin.retry_all_once();
+    assert_eq!(h.plugin.dropped_events(), 2, "refused again: still full");
+    assert_eq!(h.events(), vec![exists(&h, &a, 0, 0)]);
+
+    h.plugin.retry_all_once();
+    assert_eq!(h.events(), vec![removed(&a)], "sent once there is room");
+    h.plugin.retry_all_once();
+    assert_eq!(h.events(), vec![], "and only once");
+}
+
+/// A pod that comes back before its refused `Removed` was sent again gets no late
+/// removal: its new update stands.
+#[test]
+fn a_pod_back_before_its_refused_removal_is_resent_is_not_removed_late() {
+    let mut h = Harness::with(FakeResctrl::new(), PluginConfig::default(), 1);
+    h.plugin.start().expect("start");
+    let (a, b) = (pod("a"), pod("b"));
+    h.plugin.run_pod_sandbox(&a).expect("a fits");
+    h.plugin.run_pod_sandbox(&b).expect("b's update is refused");
+    assert!(h.plugin.remove_pod_sandbox(&a).expect("remove a"));
+    assert!(h.plugin.remove_pod_sandbox(&b).expect("remove b"));
+    assert_eq!(h.events(), vec![exists(&h, &a, 0, 0)]);
+    h.plugin.run_pod_sandbox(&a).expect("a is back");
+    assert_eq!(h.events(), vec![exists(&h, &a, 0, 0)]);
+
+    h.plugin.retry_all_once();
+    assert_eq!(
+        h.events(),
+        vec![removed(&b)],
+        "b's removal is sent again, a's is not"
+    );
+    assert!(h.plugin.pod_status(&a.uid).is_some());
+}
+
 /// On hardware a removed pod's monitoring ID stays in limbo while the cache still holds
 /// lines tagged with it: a new pod meanwhile is `Failed` with a capacity error, retries
 /// during limbo change nothing, and the first retry after it creates the group and
