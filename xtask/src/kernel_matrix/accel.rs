@@ -16,6 +16,14 @@ use crate::provision::cache_dir;
 
 /// How long the probe boot may take before KVM counts as broken.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the probe's console may stay empty: under a working KVM the kernel's early
+/// console speaks within a second, while a broken one (as on hosts whose KVM hangs for
+/// stock kernels) never does, and waiting the whole [`PROBE_TIMEOUT`] for it cost every
+/// fresh checkout half a minute.
+const PROBE_FIRST_LINE: Duration = Duration::from_secs(8);
+/// The probe's extra kernel arguments: its verdict, and the kernel's own messages from
+/// the start (overriding [`BASE_CMDLINE`]'s `quiet`), so a booting guest speaks at once.
+const PROBE_APPEND: &str = "kmatrix.probe earlyprintk=serial,ttyS0 loglevel=7";
 
 /// How guests are run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,13 +114,14 @@ pub fn decide(
         return Ok(accel);
     }
     io.line(&format!(
-        "probing KVM with a boot of {release} (at most {} s)",
-        PROBE_TIMEOUT.as_secs()
+        "probing KVM with a boot of {release} (at most {} s, {} s without console output)",
+        PROBE_TIMEOUT.as_secs(),
+        PROBE_FIRST_LINE.as_secs()
     ));
     let log = crate::project::log_dir().join("kernel-matrix-kvm-probe.console.log");
     let probe = guest::run(
-        qemu(Accel::Kvm, kernel, initramfs, "kmatrix.probe"),
-        PROBE_TIMEOUT,
+        qemu(Accel::Kvm, kernel, initramfs, PROBE_APPEND),
+        guest::Limits::total(PROBE_TIMEOUT).first_line_within(PROBE_FIRST_LINE),
         &log,
         &|| io.check_interrupted().is_err(),
     )?;

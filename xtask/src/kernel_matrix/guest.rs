@@ -29,6 +29,8 @@ pub enum End {
     Trouble(String),
     /// Nothing ended it before the deadline.
     Hung(Duration),
+    /// The console stayed empty this long (a guest that never started).
+    Silent(Duration),
     /// QEMU exited before any verdict (its exit status).
     Exited(String),
     /// The run was interrupted.
@@ -50,11 +52,38 @@ pub struct GuestRun {
     pub elapsed: Duration,
 }
 
+/// How long a guest may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// From start to verdict.
+    pub total: Duration,
+    /// From start to the first console line, if shorter than `total`.
+    pub first_line: Option<Duration>,
+}
+
+impl Limits {
+    /// At most `total` from start to verdict.
+    pub fn total(total: Duration) -> Self {
+        Limits {
+            total,
+            first_line: None,
+        }
+    }
+
+    /// And at most `first_line` until the console says anything.
+    pub fn first_line_within(self, first_line: Duration) -> Self {
+        Limits {
+            first_line: Some(first_line),
+            ..self
+        }
+    }
+}
+
 /// Runs `qemu` (a full command line) until the guest powers off, writing the console to
 /// `log`. `stop` is polled for interruption.
 pub fn run(
     mut qemu: Command,
-    timeout: Duration,
+    limits: Limits,
     log: &Path,
     stop: &dyn Fn() -> bool,
 ) -> anyhow::Result<GuestRun> {
@@ -84,7 +113,7 @@ pub fn run(
     let mut run = GuestRun {
         results: Vec::new(),
         errors: Vec::new(),
-        end: End::Hung(timeout),
+        end: End::Hung(limits.total),
         tail: Vec::new(),
         elapsed: Duration::ZERO,
     };
@@ -121,8 +150,14 @@ pub fn run(
         if stop() {
             break Some(End::Interrupted);
         }
-        if started.elapsed() > timeout {
-            break Some(End::Hung(timeout));
+        if started.elapsed() > limits.total {
+            break Some(End::Hung(limits.total));
+        }
+        if let Some(first_line) = limits.first_line
+            && tail.is_empty()
+            && started.elapsed() > first_line
+        {
+            break Some(End::Silent(first_line));
         }
         if verdict_at.is_some_and(|at| at.elapsed() > POWER_OFF) {
             // The verdict is in; a guest that will not power off is not a test failure.
@@ -162,10 +197,10 @@ mod tests {
         command
     }
 
-    fn run_fake(script: &str, timeout: Duration) -> (GuestRun, String) {
+    fn run_fake(script: &str, limits: Limits) -> (GuestRun, String) {
         let dir = tempfile::tempdir().expect("scratch dir");
         let log = dir.path().join("console.log");
-        let run = run(fake_qemu(script), timeout, &log, &|| false).expect("the script runs");
+        let run = run(fake_qemu(script), limits, &log, &|| false).expect("the script runs");
         (run, std::fs::read_to_string(&log).expect("the console log"))
     }
 
@@ -174,7 +209,7 @@ mod tests {
         let (run, log) = run_fake(
             "echo '[0.0] Linux version 6.1'; echo 'kmatrix: result a::one pass'; \
              echo 'kmatrix: result a::two fail'; echo 'kmatrix: verdict fail'",
-            Duration::from_secs(30),
+            Limits::total(Duration::from_secs(30)),
         );
         assert_eq!(run.end, End::Verdict(false));
         assert_eq!(
@@ -192,7 +227,7 @@ mod tests {
         let started = Instant::now();
         let (run, _) = run_fake(
             "echo 'kmatrix: hanging as asked'; exec sleep 600",
-            Duration::from_secs(1),
+            Limits::total(Duration::from_secs(1)),
         );
         assert_eq!(run.end, End::Hung(Duration::from_secs(1)));
         assert_eq!(run.tail, ["kmatrix: hanging as asked"]);
@@ -207,7 +242,7 @@ mod tests {
     fn a_kernel_panic_ends_the_guest_at_once() {
         let (run, _) = run_fake(
             "echo 'kmatrix: result a::one pass'; echo '[1.0] Kernel panic - not syncing: x'; exec sleep 600",
-            Duration::from_secs(60),
+            Limits::total(Duration::from_secs(60)),
         );
         assert_eq!(
             run.end,
@@ -220,7 +255,7 @@ mod tests {
     fn qemu_exiting_without_a_verdict_is_reported_with_its_status() {
         let (run, _) = run_fake(
             "echo 'qemu: could not load kernel'; exit 1",
-            Duration::from_secs(30),
+            Limits::total(Duration::from_secs(30)),
         );
         assert_eq!(run.end, End::Exited("exit status: 1".into()));
         assert_eq!(run.tail, ["qemu: could not load kernel"]);
@@ -231,11 +266,35 @@ mod tests {
         let dir = tempfile::tempdir().expect("scratch dir");
         let run = run(
             fake_qemu("exec sleep 600"),
-            Duration::from_secs(60),
+            Limits::total(Duration::from_secs(60)),
             &dir.path().join("console.log"),
             &|| true,
         )
         .expect("the script runs");
         assert_eq!(run.end, End::Interrupted);
+    }
+
+    #[test]
+    fn a_guest_whose_console_stays_empty_is_given_up_at_the_first_line_limit() {
+        let started = Instant::now();
+        let (run, _) = run_fake(
+            "exec sleep 600",
+            Limits::total(Duration::from_secs(60)).first_line_within(Duration::from_millis(300)),
+        );
+        assert_eq!(run.end, End::Silent(Duration::from_millis(300)));
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_guest_that_spoke_is_not_silent_however_long_it_takes() {
+        let (run, _) = run_fake(
+            "echo '[0.0] Linux version 6.1'; sleep 1; echo 'kmatrix: verdict pass'",
+            Limits::total(Duration::from_secs(60)).first_line_within(Duration::from_millis(300)),
+        );
+        assert_eq!(run.end, End::Verdict(true));
     }
 }

@@ -125,7 +125,7 @@ pub fn run(io: &mut dyn StepIo, name: &str, settings: &GuestSettings) -> anyhow:
         ));
         let run = guest::run(
             accel::qemu(accel, &kernel.vmlinuz, &initramfs, &append),
-            settings.timeout,
+            guest::Limits::total(settings.timeout),
             &log,
             &|| io.check_interrupted().is_err(),
         )?;
@@ -176,6 +176,7 @@ fn summary(runs: &[ModeRun]) -> Option<String> {
                 End::Verdict(_) => return None,
                 End::Trouble(_) => "kernel trouble".to_string(),
                 End::Hung(after) => format!("hung, killed after {} s", after.as_secs()),
+                End::Silent(after) => format!("no console output in {} s", after.as_secs()),
                 End::Exited(_) => "QEMU exited early".to_string(),
                 End::Interrupted => "interrupted".to_string(),
             };
@@ -191,6 +192,10 @@ fn describe_end(run: &GuestRun) -> String {
         End::Verdict(false) => "failed".to_string(),
         End::Trouble(sign) => format!("kernel trouble: {sign}"),
         End::Hung(after) => format!("hung, killed after {} s", after.as_secs()),
+        End::Silent(after) => format!(
+            "silent, killed after {} s without console output",
+            after.as_secs()
+        ),
         End::Exited(status) => format!("QEMU exited without a verdict ({status})"),
         End::Interrupted => "interrupted".to_string(),
     }
