@@ -95,9 +95,11 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Command::ImageTag(args) => {
-            for tag in commands::image_tag::run(args)? {
+            let tags = commands::image_tag::run(args)?;
+            for tag in &tags {
                 println!("{tag}");
             }
+            commands::image_tag::write_github_output(&tags)?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::ImagePrune(args) => commands::image_prune::plan(&ctx, args)?,

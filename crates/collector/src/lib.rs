@@ -73,4 +73,7 @@ pub use schema::{Row, SCHEMA_VERSION, Status};
 pub use series::{SeriesTracker, Step};
 pub use spool::{SpoolContents, read_spool};
 pub use tick::{Clock, SystemClock, Ticker};
-pub use upload::{DEFAULT_MAX_SPOOL_BYTES, DEFAULT_PART_SIZE, PassReport, UploadConfig, Uploader};
+pub use upload::{
+    Backoff, DEFAULT_BACKOFF_INITIAL, DEFAULT_BACKOFF_MAX, DEFAULT_MAX_SPOOL_BYTES,
+    DEFAULT_PART_SIZE, PassReport, UploadConfig, Uploader,
+};

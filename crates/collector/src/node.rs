@@ -24,7 +24,7 @@ use crate::metrics::{Metrics, PluginFigures};
 use crate::output::{Output, OutputConfig, Recovery};
 use crate::sampler::Sampler;
 use crate::tick::{Clock, SystemClock, Ticker};
-use crate::upload::{UploadConfig, Uploader};
+use crate::upload::{Backoff, UploadConfig, Uploader};
 
 /// How often the plugin's figures (registration, drops) are copied into the metrics.
 const STATUS_POLL: Duration = Duration::from_secs(1);
@@ -56,6 +56,8 @@ pub struct NodeConfig {
     pub destination: Destination,
     /// With an object store: completed files waiting may take this much of the spool.
     pub max_spool_bytes: u64,
+    /// With an object store: the waits between upload attempts while they fail.
+    pub upload_backoff: Backoff,
     /// Where `/healthz`, `/readyz` and `/metrics` are served; `None`: nowhere.
     pub listen: Option<SocketAddr>,
 }
@@ -96,6 +98,7 @@ impl Services {
                     format!("{}{}-", config.output.prefix, config.output.node),
                 );
                 upload.max_spool_bytes = config.max_spool_bytes;
+                upload.backoff = config.upload_backoff;
                 Some(Uploader::s3(bucket, prefix, upload, metrics.clone())?)
             }
         };

@@ -8,7 +8,7 @@
 //! upload, aborted when any part fails, so no half-written object stays visible.
 //!
 //! While the store cannot be reached, files stay in the spool, retried with exponential
-//! backoff; when they exceed [`UploadConfig::max_spool_bytes`], the oldest are dropped,
+//! backoff ([`Backoff`]); when they exceed [`UploadConfig::max_spool_bytes`], the oldest are dropped,
 //! each counted ([`Metrics`]) and logged.
 
 use std::path::{Path, PathBuf};
@@ -44,10 +44,8 @@ pub struct UploadConfig {
     pub max_spool_bytes: u64,
     /// Files larger than this are sent as multipart uploads of parts this size.
     pub part_size: usize,
-    /// The first wait after a failed upload; doubled after each further failure.
-    pub initial_backoff: Duration,
-    /// The longest wait between attempts.
-    pub max_backoff: Duration,
+    /// The waits between attempts while uploads fail.
+    pub backoff: Backoff,
     /// Rescan the spool this often even without news (files left by another run).
     pub rescan: Duration,
     /// At shutdown, the last attempt to send what is left gives up after this long (the
@@ -63,11 +61,64 @@ impl UploadConfig {
             name_prefix: name_prefix.into(),
             max_spool_bytes: DEFAULT_MAX_SPOOL_BYTES,
             part_size: DEFAULT_PART_SIZE,
-            initial_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(60),
+            backoff: Backoff::default(),
             rescan: Duration::from_secs(30),
             final_pass: Duration::from_secs(1),
         }
+    }
+}
+
+/// Default [`Backoff::initial`]: 1 s.
+pub const DEFAULT_BACKOFF_INITIAL: Duration = Duration::from_secs(1);
+/// Default [`Backoff::max`]: 1 min.
+pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+/// The waits between upload attempts while the store fails: `initial` after the first
+/// failure, doubled after each further one up to `max`; a success starts over. Files are
+/// never given up on: they stay spooled (within the quota) until an attempt succeeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The wait after the first failure.
+    pub initial: Duration,
+    /// The longest wait.
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: DEFAULT_BACKOFF_INITIAL,
+            max: DEFAULT_BACKOFF_MAX,
+        }
+    }
+}
+
+impl Backoff {
+    /// A schedule from `initial` to `max`.
+    ///
+    /// Fails with [`Error::InvalidConfig`] (naming `max_flag`) when `max` is below
+    /// `initial`, which would make the first wait the longest.
+    pub fn new(initial: Duration, max: Duration, max_flag: &'static str) -> Result<Self> {
+        if max < initial {
+            return Err(Error::InvalidConfig {
+                name: max_flag,
+                value: format!("{max:?}, below the initial {initial:?}"),
+                expected: "a duration at least the initial backoff",
+            });
+        }
+        Ok(Backoff { initial, max })
+    }
+
+    /// The wait after `wait`: twice as long, at most [`Self::max`].
+    pub fn after(&self, wait: Duration) -> Duration {
+        wait.saturating_mul(2).min(self.max)
+    }
+
+    /// The waits after the first, second, ... consecutive failure.
+    pub fn schedule(&self) -> impl Iterator<Item = Duration> + '_ {
+        std::iter::successors(Some(self.initial.min(self.max)), |wait| {
+            Some(self.after(*wait))
+        })
     }
 }
 
@@ -225,7 +276,7 @@ impl Uploader {
     /// they cannot send stays spooled (a multipart upload cut by that deadline is left to
     /// the bucket's lifecycle rule).
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        let mut backoff = self.config.initial_backoff;
+        let mut backoff = self.config.backoff.initial;
         let mut failing = false;
         loop {
             let result = {
@@ -249,14 +300,14 @@ impl Uploader {
                         tracing::info!(store = %self.url, "uploads work again");
                         failing = false;
                     }
-                    backoff = self.config.initial_backoff;
+                    backoff = self.config.backoff.initial;
                     self.config.rescan
                 }
                 Err(e) => {
                     tracing::error!(error = %Chain(&e), retry_in = ?backoff, "upload failed; the files stay spooled");
                     failing = true;
                     let wait = backoff;
-                    backoff = (backoff * 2).min(self.config.max_backoff);
+                    backoff = self.config.backoff.after(backoff);
                     wait
                 }
             };

@@ -120,7 +120,7 @@ pub fn plan(ctx: &Ctx, host: &Host, selection: &Selection<'_>) -> anyhow::Result
         "e2e at level {}, strict: {}\n{}",
         selection.level,
         if selection.strict { "on" } else { "off" },
-        suites::render_decisions(&decisions)
+        suites::render_decisions(&decisions, selection.strict)
     );
     for (suite, decision) in &decisions {
         match decision {
@@ -293,6 +293,40 @@ mod tests {
         let cheap = render(&host, Level::CheapShort, true);
         assert!(
             step_line(&cheap, "resctrl-e2e").starts_with("skip: needs level full-short"),
+            "{cheap}"
+        );
+    }
+
+    #[test]
+    fn the_suite_table_says_fail_where_strict_fails_the_step_and_skip_where_it_skips() {
+        let fx = FixtureRoot::new();
+        let host = plain_root_host(&fx);
+        // The decision column of a suite's table row (the table precedes the steps).
+        let decision = |plan: &str, suite: &str| -> String {
+            let header = plan
+                .lines()
+                .find(|line| line.starts_with("suite "))
+                .expect("the suite table");
+            let at = header.find("decision").expect("a decision column");
+            plan.lines()
+                .find(|line| line.split_whitespace().next() == Some(suite))
+                .map(|line| line[at..].to_string())
+                .unwrap_or_else(|| panic!("no row for {suite} in\n{plan}"))
+        };
+        let strict = render(&host, Level::FullLong, true);
+        assert!(
+            decision(&strict, "resctrl-e2e")
+                .starts_with("fail (strict): missing resctrl-monitoring"),
+            "{strict}"
+        );
+        let lenient = render(&host, Level::FullLong, false);
+        assert!(
+            decision(&lenient, "resctrl-e2e").starts_with("skip: missing resctrl-monitoring"),
+            "{lenient}"
+        );
+        let cheap = render(&host, Level::CheapShort, true);
+        assert!(
+            decision(&cheap, "resctrl-e2e").starts_with("skip: needs level full-short"),
             "{cheap}"
         );
     }

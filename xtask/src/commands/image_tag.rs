@@ -4,7 +4,8 @@
 //! `sha-<sha7>` plus `latest`. The context comes from GitHub Actions' environment, or from
 //! flags when run elsewhere; there, a detached HEAD gets `sha-<sha7>` and a checkout with
 //! uncommitted changes a `-dirty` suffix (with a warning), so the tag never claims a commit
-//! the image was not built from.
+//! the image was not built from. Under GitHub Actions the tags also go to `$GITHUB_OUTPUT`
+//! (`tag`: the immutable one, which later jobs pull by).
 
 use anyhow::{Context, bail};
 
@@ -101,6 +102,31 @@ fn check_sha(sha: &str) -> anyhow::Result<()> {
         bail!("`{sha}` is not a commit id (at least 7 hex digits)");
     }
     Ok(())
+}
+
+/// `key=value` lines for `$GITHUB_OUTPUT`: `tag`, the immutable tag (what a later job
+/// pulls), and `tags`, all of them separated by spaces.
+pub fn github_output(tags: &[String]) -> String {
+    format!(
+        "tag={}\ntags={}\n",
+        tags.first().map_or("", String::as_str),
+        tags.join(" ")
+    )
+}
+
+/// Appends [`github_output`] to `$GITHUB_OUTPUT` when GitHub Actions set it.
+pub fn write_github_output(tags: &[String]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    let path = std::path::PathBuf::from(path);
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut file| file.write_all(github_output(tags).as_bytes()))
+        .with_context(|| format!("writing GITHUB_OUTPUT ({})", path.display()))
 }
 
 /// The environment variable naming a pull request's head commit (the workflow sets it from
@@ -241,6 +267,15 @@ mod tests {
         );
         assert!(tag.ends_with("-0123456"), "{tag}");
         assert!(!tag.contains("--"), "{tag}");
+    }
+
+    #[test]
+    fn the_github_output_names_the_immutable_tag_first() {
+        let main = tags(&BuildContext::Branch("main".into()), SHA, "main").unwrap();
+        assert_eq!(
+            github_output(&main),
+            "tag=sha-0123456\ntags=sha-0123456 latest\n"
+        );
     }
 
     #[test]

@@ -155,8 +155,9 @@ impl Suite {
     }
 }
 
-/// The suite table printed with `--plan`: every suite, its requirements and the decision.
-pub fn render_decisions(decisions: &[(&Suite, Decision)]) -> String {
+/// The suite table printed with `--plan`: every suite, its requirements and the decision
+/// (under `strict`, a suite missing a capability fails instead of skipping).
+pub fn render_decisions(decisions: &[(&Suite, Decision)], strict: bool) -> String {
     let rows: Vec<[String; 5]> = decisions
         .iter()
         .map(|(suite, decision)| {
@@ -166,9 +167,12 @@ pub fn render_decisions(decisions: &[(&Suite, Decision)]) -> String {
                 .map(|c| c.name())
                 .collect::<Vec<_>>()
                 .join(", ");
-            let verdict = match decision.reason() {
-                None => "run".to_string(),
-                Some(why) => format!("skip: {why}"),
+            // Under --strict a missing capability fails the run (a level skip never does),
+            // and the table says so rather than promising a skip.
+            let verdict = match (decision, decision.reason()) {
+                (_, None) => "run".to_string(),
+                (Decision::Missing(_), Some(why)) if strict => format!("fail (strict): {why}"),
+                (_, Some(why)) => format!("skip: {why}"),
             };
             [
                 suite.name.to_string(),

@@ -287,6 +287,7 @@ async fn unusable_resctrl_is_a_clear_error_and_earlier_rows_are_kept() {
         retry_interval: Duration::from_secs(10),
         destination: Destination::Directory(out.clone()),
         max_spool_bytes: crate::DEFAULT_MAX_SPOOL_BYTES,
+        upload_backoff: crate::Backoff::default(),
         listen: None,
     };
     let err = Collector::start(config)

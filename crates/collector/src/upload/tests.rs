@@ -337,3 +337,41 @@ async fn an_upload_error_says_the_stores_cause_once() {
     let text = cause_chain::render(&err);
     assert_eq!(text.matches("connection refused").count(), 1, "{text}");
 }
+
+#[test]
+fn the_backoff_doubles_from_its_initial_wait_up_to_its_maximum() {
+    let backoff = Backoff::new(Duration::from_millis(300), Duration::from_secs(2), "--max")
+        .expect("a valid schedule");
+    let waits: Vec<Duration> = backoff.schedule().take(6).collect();
+    assert_eq!(
+        waits,
+        [300, 600, 1200, 2000, 2000, 2000].map(Duration::from_millis)
+    );
+}
+
+#[test]
+fn the_default_backoff_reaches_a_minute_after_seven_failures() {
+    let waits: Vec<u64> = Backoff::default()
+        .schedule()
+        .take(8)
+        .map(|d| d.as_secs())
+        .collect();
+    assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60]);
+}
+
+#[test]
+fn a_backoff_whose_maximum_is_below_its_initial_wait_is_refused_naming_the_flag() {
+    let err = Backoff::new(
+        Duration::from_secs(10),
+        Duration::from_secs(1),
+        "--upload-backoff-max",
+    )
+    .expect_err("max < initial");
+    assert!(err.to_string().contains("--upload-backoff-max"), "{err}");
+    let equal = Backoff::new(Duration::from_secs(1), Duration::from_secs(1), "--max")
+        .expect("a constant wait is fine");
+    assert_eq!(
+        equal.schedule().take(3).collect::<Vec<_>>(),
+        [Duration::from_secs(1); 3]
+    );
+}

@@ -1,7 +1,8 @@
 //! The wiring of `.github/workflows/*.yaml`, checked here rather than by GitHub on the first
 //! push: run steps are one `cargo xtask` line, reusable-workflow inputs and `needs` outputs
 //! exist, downloaded artifacts are uploaded upstream, the subscribed events are the policy's
-//! [`TRIGGERS`], and no job can write.
+//! [`TRIGGERS`], only the jobs in [`WRITERS`] can write (each what it names), every image is
+//! scanned, and a registry pull falls back to the build job's artifact.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -327,33 +328,74 @@ fn artifact_steps(action: &str) -> Vec<ArtifactStep> {
                     .as_str()
                     .or_else(|| step["with"]["pattern"].as_str())
                     .unwrap_or_else(|| panic!("{}: an {action} step without a name", w.file));
-                let mut name = if with.is_none() && raw.contains("needs.") {
-                    resolve_needs_output(&all, ci, raw)
+                let names = if with.is_none() {
+                    expand_matrix(inner, raw)
+                        .into_iter()
+                        .map(|name| {
+                            if name.contains("needs.") {
+                                resolve_needs_output(&all, ci, &name)
+                            } else {
+                                name
+                            }
+                        })
+                        .collect()
                 } else {
-                    raw.to_string()
+                    vec![raw.to_string()]
                 };
-                if let Some(with) = with {
-                    for (key, value) in hash_entries(with) {
-                        let placeholder = format!("${{{{ inputs.{key} }}}}");
-                        let value = value.as_str().unwrap_or_default();
-                        let literal = if value.contains("needs.") {
-                            resolve_needs_output(&all, ci, value)
-                        } else if value.contains("${{") {
-                            "*".to_string()
-                        } else {
-                            value.to_string()
-                        };
-                        name = name.replace(&placeholder, &literal);
+                for mut name in names {
+                    if let Some(with) = with {
+                        for (key, value) in hash_entries(with) {
+                            let placeholder = format!("${{{{ inputs.{key} }}}}");
+                            let value = value.as_str().unwrap_or_default();
+                            let literal = if value.contains("needs.") {
+                                resolve_needs_output(&all, ci, value)
+                            } else if value.contains("${{") {
+                                "*".to_string()
+                            } else {
+                                value.to_string()
+                            };
+                            name = name.replace(&placeholder, &literal);
+                        }
                     }
+                    out.push(ArtifactStep {
+                        ci_job: ci_job.to_string(),
+                        name,
+                    });
                 }
-                out.push(ArtifactStep {
-                    ci_job: ci_job.to_string(),
-                    name,
-                });
             }
         }
     }
     out
+}
+
+/// `text` once per entry of the job's `strategy.matrix.include` when it reads
+/// `${{ matrix.K }}`, with that entry's value of K in its place; unchanged otherwise.
+fn expand_matrix(job: &Yaml, text: &str) -> Vec<String> {
+    let include = job["strategy"]["matrix"]["include"]
+        .as_vec()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let keys: Vec<&str> = include
+        .iter()
+        .flat_map(|entry| hash_entries(entry).into_iter().map(|(k, _)| k))
+        .filter(|key| text.contains(&format!("${{{{ matrix.{key} }}}}")))
+        .collect();
+    if keys.is_empty() {
+        return vec![text.to_string()];
+    }
+    include
+        .iter()
+        .map(|entry| {
+            hash_entries(entry)
+                .into_iter()
+                .fold(text.to_string(), |name, (key, value)| {
+                    name.replace(
+                        &format!("${{{{ matrix.{key} }}}}"),
+                        value.as_str().unwrap_or_default(),
+                    )
+                })
+        })
+        .collect()
 }
 
 /// Jobs `job` needs, directly or through others, in ci.yaml.
@@ -437,15 +479,19 @@ fn the_subscribed_events_are_the_events_the_policy_handles() {
     assert_eq!(offered, levels);
 }
 
-/// The jobs allowed to write, what they may write, and the `if:` or events that keep them
-/// off pull requests: the main-branch publish job, and the scheduled registry prune.
-const WRITERS: [(&str, &str, &str); 2] = [
+/// Every `write` permission any job holds: (workflow, job, scope). Everything else reads.
+/// - the publish job pushes the builder image, on pushes to main only;
+/// - the prune deletes expired image versions, on its schedule or a manual run only;
+/// - the scan uploads its SARIF report to code scanning, on every event (pull requests
+///   too), so it must run no code of the repository.
+const WRITERS: [(&str, &str, &str); 3] = [
     ("ci.yaml", "publish", "packages"),
     ("prune.yaml", "prune", "packages"),
+    ("ci.yaml", "scan", "security-events"),
 ];
 
 #[test]
-fn only_the_main_branch_publish_and_the_scheduled_prune_can_write() {
+fn write_permissions_are_exactly_the_writers_table_and_each_writer_is_confined() {
     let all = workflows();
     for w in all.values() {
         assert!(
@@ -460,10 +506,15 @@ fn only_the_main_branch_publish_and_the_scheduled_prune_can_write() {
                 w.file
             );
             for (scope, access) in hash_entries(&job["permissions"]) {
+                assert!(
+                    matches!(access.as_str(), Some("read" | "write" | "none")),
+                    "{}: job {name}: {scope}: {access:?}",
+                    w.file
+                );
                 if access.as_str() == Some("write") {
                     assert!(
                         WRITERS.contains(&(w.file.as_str(), name, scope)),
-                        "{}: job {name} can write {scope}",
+                        "{}: job {name} can write {scope}, which WRITERS does not allow",
                         w.file
                     );
                 }
@@ -491,6 +542,195 @@ fn only_the_main_branch_publish_and_the_scheduled_prune_can_write() {
         BTreeSet::from(["schedule", "workflow_dispatch"]),
         "the prune must never run for a pull request"
     );
+    // The scan runs for pull requests with a token that can write: nothing from the
+    // checkout may run in it.
+    let scan = &all["ci.yaml"].doc["jobs"]["scan"];
+    for step in steps(scan) {
+        assert!(
+            step["run"].is_badvalue(),
+            "the scan job runs {:?}",
+            step["run"]
+        );
+        let uses = step["uses"].as_str().unwrap_or_default();
+        assert!(
+            !uses.starts_with("actions/checkout@") && called(step).is_none(),
+            "the scan job uses {uses}"
+        );
+    }
+}
+
+/// The scanner and the upload each image's scan goes through.
+const SCANNER: &str = "aquasecurity/trivy-action@";
+const SARIF_UPLOAD: &str = "github/codeql-action/upload-sarif@";
+
+#[test]
+fn every_built_image_is_scanned_from_its_archive_failing_on_critical_and_high() {
+    // An image archive is an uploaded artifact named `<image>-image-...`.
+    let built: BTreeSet<String> = artifact_steps("actions/upload-artifact")
+        .into_iter()
+        .filter(|u| u.name.contains("-image-"))
+        .map(|u| u.name)
+        .collect();
+    assert!(
+        built.len() >= 2,
+        "the builder and collector images: {built:?}"
+    );
+    let all = workflows();
+    let ci = &all["ci.yaml"];
+    let scan = &ci.doc["jobs"]["scan"];
+    let scanned: BTreeSet<String> = scan["strategy"]["matrix"]["include"]
+        .as_vec()
+        .expect("the scan job's matrix.include")
+        .iter()
+        .map(|entry| {
+            let image = entry["image"].as_str().expect("an image name");
+            let artifact =
+                resolve_needs_output(&all, ci, entry["artifact"].as_str().expect("an artifact"));
+            assert!(
+                artifact.starts_with(&format!("{image}-image-")),
+                "the {image} scan reads {artifact}"
+            );
+            artifact
+        })
+        .collect();
+    assert_eq!(scanned, built, "every image archive is scanned");
+    let scanner = steps(scan)
+        .iter()
+        .find(|s| s["uses"].as_str().is_some_and(|u| u.starts_with(SCANNER)))
+        .expect("a trivy step");
+    let with = &scanner["with"];
+    assert!(
+        with["input"].as_str().is_some_and(|i| i.ends_with(".tar")),
+        "the scan reads the image archive, so pull requests need no registry: {:?}",
+        with["input"]
+    );
+    assert_eq!(with["severity"].as_str(), Some("CRITICAL,HIGH"));
+    // Without it the action drops the severity filter for SARIF, and any LOW finding fails.
+    assert_eq!(with["limit-severities-for-sarif"].as_bool(), Some(true));
+    assert_eq!(with["exit-code"].as_str(), Some("1"));
+    assert_eq!(with["format"].as_str(), Some("sarif"));
+    let output = with["output"].as_str().expect("a SARIF file");
+    let upload = steps(scan)
+        .iter()
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with(SARIF_UPLOAD))
+        })
+        .expect("a SARIF upload step");
+    assert_eq!(upload["with"]["sarif_file"].as_str(), Some(output));
+    assert!(
+        upload["if"]
+            .as_str()
+            .is_some_and(|c| c.contains("!cancelled()")),
+        "the report is uploaded when the scan fails too: {:?}",
+        upload["if"]
+    );
+}
+
+/// `(X, rest)` for each `steps.X.rest` in `text`.
+fn step_refs(text: &str) -> Vec<(&str, &str)> {
+    text.match_indices("steps.")
+        .filter(|(at, _)| !text[..*at].ends_with(|c: char| c.is_alphanumeric() || c == '_'))
+        .filter_map(|(at, _)| {
+            let tail = &text[at + "steps.".len()..];
+            let end = tail
+                .find(|c: char| !(c.is_alphanumeric() || "-_.".contains(c)))
+                .unwrap_or(tail.len());
+            tail[..end].split_once('.')
+        })
+        .collect()
+}
+
+#[test]
+fn every_steps_reference_names_an_earlier_step_of_the_same_job() {
+    for w in workflows().values() {
+        for (name, job) in jobs(w) {
+            let mut earlier: BTreeSet<&str> = BTreeSet::new();
+            for step in steps(job) {
+                for text in strings(step) {
+                    for (id, rest) in step_refs(text) {
+                        assert!(
+                            earlier.contains(id),
+                            "{}: job {name} reads steps.{id}.{rest} before (or without) a step with id {id}",
+                            w.file
+                        );
+                        assert!(
+                            ["outcome", "conclusion"].contains(&rest)
+                                || rest.starts_with("outputs."),
+                            "{}: job {name}: steps.{id}.{rest}",
+                            w.file
+                        );
+                    }
+                }
+                if let Some(id) = step["id"].as_str() {
+                    earlier.insert(id);
+                }
+            }
+            for text in strings(&job["outputs"]) {
+                for (id, _) in step_refs(text) {
+                    assert!(
+                        earlier.contains(id),
+                        "{}: job {name}'s outputs read missing step {id}",
+                        w.file
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_step_allowed_to_fail_is_a_registry_pull_with_the_artifact_as_fallback() {
+    let mut pulls = 0;
+    for w in workflows().values() {
+        for (name, job) in jobs(w) {
+            let all_steps = steps(job);
+            for (at, step) in all_steps.iter().enumerate() {
+                if step["continue-on-error"].as_bool() != Some(true) {
+                    continue;
+                }
+                let run = step["run"].as_str().unwrap_or_default();
+                assert!(
+                    run.starts_with("cargo xtask container pull "),
+                    "{}: job {name}: only a registry pull may fail the job silently, not `{run}`",
+                    w.file
+                );
+                pulls += 1;
+                let id = step["id"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{}: job {name}: the pull needs an id", w.file));
+                assert_eq!(
+                    step["if"].as_str(),
+                    Some("github.event_name == 'push' && github.ref == 'refs/heads/main'"),
+                    "{}: job {name}: only main's images are in the registry",
+                    w.file
+                );
+                let fallback = format!("steps.{id}.outcome != 'success'");
+                let later = &all_steps[at + 1..];
+                let guarded = |found: &dyn Fn(&Yaml) -> bool| {
+                    later
+                        .iter()
+                        .any(|s| found(s) && s["if"].as_str() == Some(fallback.as_str()))
+                };
+                assert!(
+                    guarded(&|s| s["uses"]
+                        .as_str()
+                        .is_some_and(|u| u.starts_with("actions/download-artifact@"))),
+                    "{}: job {name}: no artifact download under `if: {fallback}`",
+                    w.file
+                );
+                assert!(
+                    guarded(&|s| s["run"]
+                        .as_str()
+                        .is_some_and(|r| r.starts_with("cargo xtask container load "))),
+                    "{}: job {name}: no `container load` under `if: {fallback}`",
+                    w.file
+                );
+            }
+        }
+    }
+    assert!(pulls > 0, "no registry pull found: the test reads nothing");
 }
 
 #[test]
@@ -544,6 +784,20 @@ fn the_helpers_read_what_they_claim() {
         needs_refs("${{ needs.build.outputs.archive-artifact }} and needs.plan.result"),
         [("build", "outputs.archive-artifact"), ("plan", "result")]
     );
+    assert_eq!(
+        step_refs("steps.pull.outcome != 'success' && mysteps.x.y"),
+        [("pull", "outcome")]
+    );
+    let matrix = YamlLoader::load_from_str(
+        "strategy: {matrix: {include: [{image: a, artifact: x}, {image: b, artifact: y}]}}",
+    )
+    .expect("YAML")
+    .remove(0);
+    assert_eq!(
+        expand_matrix(&matrix, "${{ matrix.artifact }}-1"),
+        ["x-1", "y-1"]
+    );
+    assert_eq!(expand_matrix(&matrix, "plain"), ["plain"]);
     assert!(glob("junit-*-1-2", "junit-fast-1-2"));
     assert!(!glob("junit-*-1-2", "builder-image-1-2"));
     assert!(glob("a", "a") && !glob("a", "ab"));

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use collector::{DEFAULT_ROW_GROUP_ROWS, Destination, NodeConfig, OutputConfig};
+use collector::{Backoff, DEFAULT_ROW_GROUP_ROWS, Destination, NodeConfig, OutputConfig};
 use nri_resctrl_plugin::PluginConfig;
 
 /// Samples every pod's last-level-cache occupancy and memory bandwidth per resctrl
@@ -49,6 +49,17 @@ pub struct Args {
     /// spool; past it the oldest are dropped (counted and logged).
     #[arg(long, env = "COLLECTOR_MAX_SPOOL_BYTES", default_value = "1GiB", value_parser = cli_units::parse_size)]
     pub max_spool_bytes: u64,
+
+    /// With an s3:// output: the wait before retrying after a failed upload (`1s`,
+    /// `500ms`); doubled after each further failure up to --upload-backoff-max, and back to
+    /// this after a success. Files are never given up on: they stay spooled until sent.
+    #[arg(long, env = "COLLECTOR_UPLOAD_BACKOFF_INITIAL", value_name = "DURATION", default_value = "1s", value_parser = cli_units::parse_duration)]
+    pub upload_backoff_initial: Duration,
+
+    /// With an s3:// output: the longest wait between upload attempts (`1m`, `5m`); at
+    /// least --upload-backoff-initial.
+    #[arg(long, env = "COLLECTOR_UPLOAD_BACKOFF_MAX", value_name = "DURATION", default_value = "1m", value_parser = cli_units::parse_duration)]
+    pub upload_backoff_max: Duration,
 
     /// Address of /healthz, /readyz and /metrics; `none` serves nothing.
     #[arg(long, env = "COLLECTOR_LISTEN", value_name = "ADDR", default_value = collector::DEFAULT_LISTEN, value_parser = parse_listen)]
@@ -150,6 +161,11 @@ impl Args {
             .context("invalid --plugin-name or --plugin-index")?
             .with_socket_path(&self.nri_socket);
         let destination = Destination::parse(&self.output).context("invalid --output")?;
+        let upload_backoff = Backoff::new(
+            self.upload_backoff_initial,
+            self.upload_backoff_max,
+            "--upload-backoff-max",
+        )?;
         let dir = match &destination {
             Destination::Directory(dir) => dir.clone(),
             Destination::S3 { .. } => self.spool_dir.clone(),
@@ -177,6 +193,7 @@ impl Args {
             retry_interval: self.retry_interval,
             destination,
             max_spool_bytes: self.max_spool_bytes,
+            upload_backoff,
             listen: self.listen.0,
         })
     }
@@ -237,6 +254,15 @@ mod tests {
             &nri::stub::Transport::Socket(PathBuf::from(nri::stub::DEFAULT_SOCKET_PATH))
         );
         assert_eq!(config.retry_interval, Duration::from_secs(10));
+        assert_eq!(config.upload_backoff, Backoff::default());
+        assert_eq!(
+            config.upload_backoff,
+            Backoff {
+                initial: Duration::from_secs(1),
+                max: Duration::from_secs(60)
+            },
+            "the defaults --help shows"
+        );
     }
 
     #[test]
@@ -306,6 +332,10 @@ mod tests {
             "/tmp/spool",
             "--max-spool-bytes",
             "10MiB",
+            "--upload-backoff-initial",
+            "250ms",
+            "--upload-backoff-max",
+            "2m",
             "--listen",
             "none",
         ]);
@@ -319,7 +349,54 @@ mod tests {
             }
         );
         assert_eq!(config.max_spool_bytes, 10 << 20);
+        assert_eq!(
+            config.upload_backoff,
+            Backoff {
+                initial: Duration::from_millis(250),
+                max: Duration::from_secs(120)
+            }
+        );
         assert_eq!(config.listen, None);
+    }
+
+    #[test]
+    fn a_bad_upload_backoff_names_its_flag() {
+        for flag in ["--upload-backoff-initial", "--upload-backoff-max"] {
+            let err = Args::try_parse_from(["collector", flag, "later"]).expect_err("bad duration");
+            let text = err.to_string();
+            assert!(text.contains(flag) && text.contains("later"), "{text}");
+        }
+        let args = parse(&[
+            "--node",
+            "n",
+            "--upload-backoff-initial",
+            "2m",
+            "--upload-backoff-max",
+            "1m",
+        ]);
+        let err = args
+            .node_config(|| unreachable!())
+            .expect_err("a maximum below the initial wait");
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("--upload-backoff-max") && text.contains("initial"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn help_shows_the_upload_backoff_flags_with_their_defaults() {
+        use clap::CommandFactory as _;
+        let help = Args::command().render_long_help().to_string();
+        for expected in [
+            "--upload-backoff-initial <DURATION>",
+            "COLLECTOR_UPLOAD_BACKOFF_INITIAL",
+            "[default: 1s]",
+            "--upload-backoff-max <DURATION>",
+            "[default: 1m]",
+        ] {
+            assert!(help.contains(expected), "no `{expected}` in:\n{help}");
+        }
     }
 
     #[test]
