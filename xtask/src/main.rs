@@ -125,6 +125,9 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Container(ContainerCommand::Push(args)) => {
             container::push::plan(&ctx, &engine()?, args, &ci_tags()?)
         }
+        Command::Container(ContainerCommand::Pull(args)) => {
+            container::pull::plan(&ctx, &engine()?, args)
+        }
         Command::Container(ContainerCommand::Load(args)) => {
             container::build::load_plan(&ctx, &engine()?, &args.input)
         }

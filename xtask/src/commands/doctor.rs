@@ -374,16 +374,18 @@ capabilities (what e2e suites can ask for):
   kvm                 no: /dev/kvm is absent
   fuse                no: /dev/fuse is absent: load the fuse module (modprobe fuse) or run where FUSE is available
   perf-counters       no: no hardware performance counters (no core PMU under /sys/bus/event_source/devices; a VM without a virtual PMU)
+  collector-image     no: no container engine to hold the collector image
 
 suites (what this host can run, and from which level):
-  nri-e2e        yes, at level cheap-short and up
-  nri-init-e2e   yes, at level cheap-short and up
-  collector-e2e  no: missing fuse: /dev/fuse is absent: load the fuse module (modprobe fuse) or run where FUSE is available
-  collector-s3   yes, at level cheap-short and up
-  kernel-matrix  yes, at level cheap-short and up
-  bench          yes, at level cheap-short and up
-  resctrl-e2e    yes, at level full-short and up
-  mutants        yes, at level full-long and up
+  nri-e2e          yes, at level cheap-short and up
+  nri-init-e2e     yes, at level cheap-short and up
+  collector-e2e    no: missing fuse: /dev/fuse is absent: load the fuse module (modprobe fuse) or run where FUSE is available
+  collector-s3     yes, at level cheap-short and up
+  kernel-matrix    yes, at level cheap-short and up
+  bench            yes, at level cheap-short and up
+  collector-image  no: missing fuse: /dev/fuse is absent: load the fuse module (modprobe fuse) or run where FUSE is available; missing collector-image: no container engine to hold the collector image
+  resctrl-e2e      yes, at level full-short and up
+  mutants          yes, at level full-long and up
 ";
         assert_eq!(text, expected);
     }

@@ -71,6 +71,22 @@ fn try_run_container(
     .map(|_| Some(image.to_string()))
 }
 
+/// `Ok` when engine `name` holds `image` locally; otherwise that it does not (or why it
+/// could not tell).
+pub fn image_present(
+    name: &str,
+    image: &str,
+    configure: &dyn Fn(&str, &mut Command),
+) -> Result<(), String> {
+    run(
+        name,
+        &["image", "inspect", "--format", "{{.Id}}", image],
+        configure,
+    )
+    .map(drop)
+    .map_err(|why| format!("{image} is not on this host ({why})"))
+}
+
 /// How long an engine command may take before the probe gives up on it.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
 
