@@ -67,15 +67,34 @@ pub fn plan(ctx: &Ctx, engine: &Engine, args: &PullArgs) -> Plan {
         args,
         recipe_hash(project::root()),
         FIRST_BACKOFF,
+        super::push::credentials(),
     )
 }
 
-/// The plan with the checkout's recipe hash and the first wait given (tests shorten it).
-fn plan_for(ctx: &Ctx, engine: &Engine, args: &PullArgs, wanted: String, first: Duration) -> Plan {
+/// The plan with the checkout's recipe hash, the first wait (tests shorten it) and the
+/// registry credentials (`XTASK_REGISTRY_USER` and `XTASK_REGISTRY_TOKEN`, as for `push`;
+/// without them the engine's own login, or none for a public image).
+fn plan_for(
+    ctx: &Ctx,
+    engine: &Engine,
+    args: &PullArgs,
+    wanted: String,
+    first: Duration,
+    credentials: Option<(String, String)>,
+) -> Plan {
     let remote = args.image.clone();
     let local = Target::Builder.image();
     let attempts = args.attempts;
-    let pull = Exec::from(engine.cmd(&ctx.sh).args(["pull", &remote]));
+    let mut plan = Plan::default();
+    let mut pull = Exec::from(engine.cmd(&ctx.sh).args(["pull", &remote]));
+    if let Some(credentials) = credentials {
+        let host = remote.split('/').next().unwrap_or_default();
+        let (login, env) = super::push::login_step(host, credentials, "pull");
+        plan.push(login);
+        for (key, value) in env {
+            pull = pull.env(key, value);
+        }
+    }
     let waits = backoff(attempts, first)
         .iter()
         .map(|wait| format!("{}s", wait.as_secs_f32()))
@@ -88,7 +107,6 @@ fn plan_for(ctx: &Ctx, engine: &Engine, args: &PullArgs, wanted: String, first: 
             waits.join(", ")
         )
     };
-    let mut plan = Plan::default();
     let pulled = remote.clone();
     plan.push(
         Step::task(format!("pull {remote}"), description, move |io| {
@@ -179,6 +197,7 @@ mod tests {
             &args(4),
             "abc".into(),
             FIRST_BACKOFF,
+            None,
         );
         let rendered = plan.render();
         assert!(
@@ -209,6 +228,7 @@ mod tests {
             &args(3),
             "abc".into(),
             Duration::from_millis(1),
+            None,
         );
         let mut io = Flaky::failing(10);
         let err = run_task(&plan, 0, &mut io).expect_err("every attempt fails");
@@ -229,10 +249,28 @@ mod tests {
             &args(3),
             "abc".into(),
             Duration::from_millis(1),
+            None,
         );
         let mut io = Flaky::failing(1);
         run_task(&plan, 0, &mut io).expect("second attempt");
         assert_eq!(io.runs, 2);
+    }
+
+    #[test]
+    fn credentials_from_the_environment_log_in_first_without_showing_the_token() {
+        let plan = plan_for(
+            &Ctx::for_tests(true),
+            &podman(),
+            &args(2),
+            "abc".into(),
+            FIRST_BACKOFF,
+            Some(("bot".into(), "t0ken".into())),
+        );
+        assert_eq!(plan.steps[0].name, "registry login");
+        let rendered = plan.render();
+        assert!(rendered.contains("for ghcr.io (user bot)"), "{rendered}");
+        assert!(rendered.contains("REGISTRY_AUTH_FILE="), "{rendered}");
+        assert!(!rendered.contains("t0ken"), "{rendered}");
     }
 
     #[test]

@@ -37,8 +37,35 @@ pub fn plan(ctx: &Ctx, engine: &Engine, args: &PushArgs, tags: &[String]) -> Pla
     plan_for(ctx, engine, &args.registry, tags, credentials())
 }
 
+/// The step writing the auth file for `host` (chained to `chain`), and the environment
+/// that makes docker and podman read it.
+pub(super) fn login_step(
+    host: &str,
+    (user, token): (String, String),
+    chain: &str,
+) -> (Step, Vec<(String, String)>) {
+    let auth_dir = project::xtask_dir().join("registry-auth");
+    let file = auth_dir.join("config.json");
+    let description = format!("write {} for {host} (user {user})", file.display());
+    let contents = auth_config(host, &user, &token);
+    let path = file.clone();
+    let shown = host.to_string();
+    let step = Step::task("registry login", description, move |io| {
+        write_private(&path, &contents)?;
+        io.line(&format!("credentials for {shown} in {}", path.display()));
+        Ok(())
+    })
+    .in_chain(chain);
+    // docker reads DOCKER_CONFIG/config.json, podman REGISTRY_AUTH_FILE.
+    let env = vec![
+        ("DOCKER_CONFIG".into(), auth_dir.display().to_string()),
+        ("REGISTRY_AUTH_FILE".into(), file.display().to_string()),
+    ];
+    (step, env)
+}
+
 /// The user and token from the environment, if both are set.
-fn credentials() -> Option<(String, String)> {
+pub(super) fn credentials() -> Option<(String, String)> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     Some((env("XTASK_REGISTRY_USER")?, env("XTASK_REGISTRY_TOKEN")?))
 }
@@ -54,25 +81,14 @@ fn plan_for(
     let registry = registry.trim_end_matches('/').to_ascii_lowercase();
     let host = registry.split('/').next().unwrap_or_default().to_string();
     let mut plan = Plan::default();
-    let auth_dir = project::xtask_dir().join("registry-auth");
-    let mut auth_env: Vec<(String, String)> = Vec::new();
-    if let Some((user, token)) = credentials {
-        let file = auth_dir.join("config.json");
-        let description = format!("write {} for {host} (user {user})", file.display());
-        let contents = auth_config(&host, &user, &token);
-        let path = file.clone();
-        plan.push(
-            Step::task("registry login", description, move |io| {
-                write_private(&path, &contents)?;
-                io.line(&format!("credentials for {host} in {}", path.display()));
-                Ok(())
-            })
-            .in_chain("push"),
-        );
-        // docker reads DOCKER_CONFIG/config.json, podman REGISTRY_AUTH_FILE.
-        auth_env.push(("DOCKER_CONFIG".into(), auth_dir.display().to_string()));
-        auth_env.push(("REGISTRY_AUTH_FILE".into(), file.display().to_string()));
-    }
+    let auth_env = match credentials {
+        Some(credentials) => {
+            let (login, env) = login_step(&host, credentials, "push");
+            plan.push(login);
+            env
+        }
+        None => Vec::new(),
+    };
     let local = Target::Builder.image();
     for tag in tags {
         let remote = format!("{registry}/{}:{tag}", Target::Builder.stage());
