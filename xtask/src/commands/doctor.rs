@@ -143,6 +143,19 @@ pub fn report(host: &Host, toolchain: &[(&str, Result<ToolVersion, String>)]) ->
         "podman settings",
         match podman.containers_conf() {
             None => "none needed".to_string(),
+            Some(_) if std::env::var_os("CONTAINERS_CONF").is_some() => format!(
+                "this host needs {}; CONTAINERS_CONF is set, so the runner uses that file instead of its own: it must say the same",
+                [
+                    podman.runc.then_some("runtime = \"runc\""),
+                    podman
+                        .lower_ulimits
+                        .then_some("default_ulimits nofile/nproc 1024"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", "),
+            ),
             Some(_) => {
                 let mut what = Vec::new();
                 if podman.runc {
