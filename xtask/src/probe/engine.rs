@@ -46,7 +46,8 @@ pub fn probe(configure: &dyn Fn(&str, &mut Command)) -> Vec<EngineFacts> {
         .collect()
 }
 
-/// Runs `true` in the first local image; nothing can be pulled on an offline host.
+/// Runs `true` in the first local image, whatever its entrypoint; nothing can be pulled on an
+/// offline host.
 fn try_run_container(
     name: &str,
     configure: &dyn Fn(&str, &mut Command),
@@ -63,9 +64,19 @@ fn try_run_container(
     else {
         return Ok(None);
     };
+    // `--entrypoint`: the image may be a shipped one whose entrypoint is its program (the
+    // collector's), which would take `true` as an argument and fail.
     run(
         name,
-        &["run", "--rm", "--network", "none", image, "true"],
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "true",
+            image,
+        ],
         configure,
     )
     .map(|_| Some(image.to_string()))
