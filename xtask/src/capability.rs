@@ -28,11 +28,14 @@ pub enum Capability {
     Fuse,
     /// Hardware performance counters (a core PMU).
     PerfCounters,
+    /// The `collector` image (`cargo xtask container build --target collector`) on an
+    /// engine that runs containers.
+    CollectorImage,
 }
 
 impl Capability {
     /// Every capability, in the order `doctor` lists them.
-    pub const ALL: [Capability; 8] = [
+    pub const ALL: [Capability; 9] = [
         Capability::Root,
         Capability::Cgroups,
         Capability::ResctrlMonitoring,
@@ -41,6 +44,7 @@ impl Capability {
         Capability::Kvm,
         Capability::Fuse,
         Capability::PerfCounters,
+        Capability::CollectorImage,
     ];
 
     /// Short name used in plans and reports.
@@ -54,6 +58,7 @@ impl Capability {
             Capability::Kvm => "kvm",
             Capability::Fuse => "fuse",
             Capability::PerfCounters => "perf-counters",
+            Capability::CollectorImage => "collector-image",
         }
     }
 }
@@ -74,6 +79,7 @@ pub struct Host {
     kvm: OnceCell<kvm::KvmFacts>,
     qemu: OnceCell<Result<ToolVersion, String>>,
     engines: OnceCell<Vec<EngineFacts>>,
+    collector_image: OnceCell<Result<(), String>>,
     containerd: OnceCell<containerd::ContainerdFacts>,
 }
 
@@ -104,6 +110,7 @@ impl Host {
             kvm: OnceCell::new(),
             qemu: OnceCell::new(),
             engines: OnceCell::new(),
+            collector_image: OnceCell::new(),
             containerd: OnceCell::new(),
         }
     }
@@ -115,6 +122,9 @@ impl Host {
         let host = Self::at(root);
         let _ = host.qemu.set(Err(format!("{QEMU} not found on PATH")));
         let _ = host.engines.set(Vec::new());
+        let _ = host.collector_image.set(Err(
+            "no container engine to hold the collector image".to_string()
+        ));
         let _ = host.containerd.set(containerd::ContainerdFacts {
             binary: Err("containerd not found on PATH".to_string()),
             version: None,
@@ -170,6 +180,29 @@ impl Host {
                 if name == "podman" {
                     command.envs(podman_env.iter().map(|(k, v)| (k, v)));
                 }
+            })
+        })
+    }
+
+    /// Whether the `collector` image is on an engine that runs containers, or why not.
+    pub fn collector_image(&self) -> &Result<(), String> {
+        self.collector_image.get_or_init(|| {
+            let image = crate::container::Target::Collector.image();
+            let Some(engine) = self.engines().iter().find(|e| e.runs_containers.is_ok()) else {
+                return Err(format!(
+                    "no container engine runs containers here, so {image} cannot run: install one with `apt-get install podman runc`"
+                ));
+            };
+            let podman_env = crate::container::engine::podman_env().unwrap_or_default();
+            engine::image_present(engine.name, &image, &|name: &str, command: &mut Command| {
+                if name == "podman" {
+                    command.envs(podman_env.iter().map(|(k, v)| (k, v)));
+                }
+            })
+            .map_err(|why| {
+                format!(
+                    "{why}: build it with `cargo xtask container build --target collector` (on a host that cannot pull images, `cargo xtask container base` first)"
+                )
             })
         })
     }
@@ -238,6 +271,7 @@ impl Host {
                         .to_string(),
                 ),
             },
+            Capability::CollectorImage => self.collector_image().clone(),
         }
     }
 }

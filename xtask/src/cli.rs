@@ -258,6 +258,7 @@ impl Command {
             Command::Container(ContainerCommand::Load(_)) => "container load".into(),
             Command::Container(ContainerCommand::Clean) => "container clean".into(),
             Command::Container(ContainerCommand::Push(_)) => "container push".into(),
+            Command::Container(ContainerCommand::Pull(_)) => "container pull".into(),
             Command::Mutants(_) => "mutants".into(),
             Command::ResctrlStandin(_) => "resctrl-standin".into(),
             Command::Suite(suite, ..) => suite.name.into(),

@@ -127,6 +127,9 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Container(ContainerCommand::Push(args)) => {
             container::push::plan(&ctx, &engine()?, args, &ci_tags()?)
         }
+        Command::Container(ContainerCommand::Pull(args)) => {
+            container::pull::plan(&ctx, &engine()?, args)
+        }
         Command::Container(ContainerCommand::Load(args)) => {
             container::build::load_plan(&ctx, &engine()?, &args.input)
         }
@@ -149,20 +152,15 @@ fn in_container(cli: &Cli, ctx: &Ctx, style: Style) -> anyhow::Result<ExitCode> 
     let engine = container::engine::Engine::detect()?;
     let image = container::Target::Builder.image();
     let wanted = container::build::recipe_hash(project::root());
-    let reason = if !container::build::image_exists(&engine, &image) {
-        container::run::refuse_to_build_under_ci(ctx.ci, &image)?;
-        Some("is not on this host yet")
-    } else if container::build::image_recipe(&engine, &image).as_deref() != Some(&wanted) {
-        anyhow::ensure!(
-            !ctx.ci,
-            "{image} was built from another Containerfile or Cargo.lock than this checkout's \
-             (label {} is not {wanted}); build it in this run with `cargo xtask container build`",
-            container::build::RECIPE_LABEL
-        );
-        Some("was built from an older Containerfile or Cargo.lock")
+    let state = if !container::build::image_exists(&engine, &image) {
+        container::run::ImageState::Missing
     } else {
-        None
+        match container::build::image_recipe(&engine, &image) {
+            Some(label) if label == wanted => container::run::ImageState::Current,
+            label => container::run::ImageState::Stale(label),
+        }
     };
+    let reason = container::run::build_reason(&state, ctx.ci, &image, &wanted)?;
     if let Some(reason) = reason {
         eprintln!(
             "{image} {reason}; building it (dependencies are cached in the image afterwards)"

@@ -143,6 +143,19 @@ pub fn report(host: &Host, toolchain: &[(&str, Result<ToolVersion, String>)]) ->
         "podman settings",
         match podman.containers_conf() {
             None => "none needed".to_string(),
+            Some(_) if std::env::var_os("CONTAINERS_CONF").is_some() => format!(
+                "this host needs {}; CONTAINERS_CONF is set, so the runner uses that file instead of its own: it must say the same",
+                [
+                    podman.runc.then_some("runtime = \"runc\""),
+                    podman
+                        .lower_ulimits
+                        .then_some("default_ulimits nofile/nproc 1024"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", "),
+            ),
             Some(_) => {
                 let mut what = Vec::new();
                 if podman.runc {
@@ -374,16 +387,18 @@ capabilities (what e2e suites can ask for):
   kvm                 no: /dev/kvm is absent
   fuse                no: /dev/fuse is absent: load the fuse module (modprobe fuse) or run where FUSE is available
   perf-counters       no: no hardware performance counters (no core PMU under /sys/bus/event_source/devices; a VM without a virtual PMU)
+  collector-image     no: no container engine to hold the collector image
 
 suites (what this host can run, and from which level):
-  nri-e2e        yes, at level cheap-short and up
-  nri-init-e2e   yes, at level cheap-short and up
-  collector-e2e  no: missing fuse: /dev/fuse is absent: load the fuse module (modprobe fuse) or run where FUSE is available
-  collector-s3   yes, at level cheap-short and up
-  kernel-matrix  yes, at level cheap-short and up
-  bench          yes, at level cheap-short and up
-  resctrl-e2e    yes, at level full-short and up
-  mutants        yes, at level full-long and up
+  nri-e2e          yes, at level cheap-short and up
+  nri-init-e2e     yes, at level cheap-short and up
+  collector-e2e    no: missing fuse: /dev/fuse is absent: load the fuse module (modprobe fuse) or run where FUSE is available
+  collector-s3     yes, at level cheap-short and up
+  kernel-matrix    yes, at level cheap-short and up
+  bench            yes, at level cheap-short and up
+  collector-image  no: missing fuse: /dev/fuse is absent: load the fuse module (modprobe fuse) or run where FUSE is available; missing collector-image: no container engine to hold the collector image
+  resctrl-e2e      yes, at level full-short and up
+  mutants          yes, at level full-long and up
 ";
         assert_eq!(text, expected);
     }

@@ -39,6 +39,9 @@ pub struct BuildArgs {
 /// The label carrying the hash of what an image was built from.
 pub const RECIPE_LABEL: &str = "xtask.recipe";
 
+/// The build argument the builder stage turns into [`RECIPE_LABEL`].
+pub const RECIPE_ARG: &str = "XTASK_RECIPE";
+
 /// The files an image's content follows from: a change to either makes it stale.
 const RECIPE_FILES: [&str; 2] = ["Containerfile", "Cargo.lock"];
 
@@ -162,6 +165,10 @@ pub fn plan(ctx: &Ctx, engine: &Engine, args: &BuildArgs, ci_tags: &[String]) ->
             &rust_image,
             "--label",
             &format!("{RECIPE_LABEL}={}", recipe_hash(root)),
+            // The builder stage writes it in a RUN, so the layer cache cannot keep an
+            // older build's label (see the Containerfile).
+            "--build-arg",
+            &format!("{RECIPE_ARG}={}", recipe_hash(root)),
         ])
         .args(cache_args(engine.kind, args))
         .args(runtime_args(engine, args.target))
@@ -349,6 +356,45 @@ mod tests {
         assert!(
             line.contains(&format!(
                 "--label {RECIPE_LABEL}={}",
+                recipe_hash(project::root())
+            )),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn the_builder_stage_labels_its_recipe_through_a_run_the_cache_keys_on() {
+        let containerfile = std::fs::read_to_string(project::root().join("Containerfile"))
+            .expect("the Containerfile");
+        let stage = containerfile
+            .split("\nFROM ")
+            .find(|stage| stage.starts_with("cook AS builder"))
+            .expect("a builder stage");
+        let arg = stage
+            .find(&format!("ARG {RECIPE_ARG}="))
+            .expect("the argument");
+        let run = stage
+            .find(&format!("RUN echo \"${{{RECIPE_ARG}}}\""))
+            .expect("a RUN using it");
+        let label = stage
+            .find(&format!("LABEL {RECIPE_LABEL}=\"${{{RECIPE_ARG}}}\""))
+            .expect("the label from it");
+        assert!(arg < run && run < label, "{stage}");
+        let engine = Engine {
+            kind: Kind::Podman,
+            env: Vec::new(),
+        };
+        let args = BuildArgs {
+            target: Target::Builder,
+            save: None,
+            rust_image: Some("rust:local".into()),
+            ci_tags: false,
+            cache_from: None,
+        };
+        let line = plan(&Ctx::for_tests(true), &engine, &args, &[]).steps[0].command_line();
+        assert!(
+            line.contains(&format!(
+                "--build-arg {RECIPE_ARG}={}",
                 recipe_hash(project::root())
             )),
             "{line}"

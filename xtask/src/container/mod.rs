@@ -6,7 +6,9 @@ pub mod base;
 pub mod build;
 pub mod clean;
 pub mod engine;
+pub mod pull;
 pub mod push;
+pub mod retry;
 pub mod run;
 
 use std::path::PathBuf;
@@ -44,6 +46,13 @@ pub enum ContainerCommand {
         after_help = "Examples:\n  cargo xtask container push --registry ghcr.io/acme/repo\n  cargo xtask container push --registry ghcr.io/acme/repo --plan"
     )]
     Push(push::PushArgs),
+    /// Pull the builder image from a registry (retried with backoff: 2 s, 4 s, 8 s) and tag
+    /// it as the local builder `--container` runs; exits 1 when every attempt fails or the
+    /// image was built from another recipe, so CI falls back to the build job's artifact.
+    #[command(
+        after_help = "Examples:\n  cargo xtask container pull --image ghcr.io/acme/repo/builder:sha-0123456\n  cargo xtask container pull --image ghcr.io/acme/repo/builder:latest --attempts 2\n  cargo xtask container pull --image ghcr.io/acme/repo/builder:latest --plan"
+    )]
+    Pull(pull::PullArgs),
 }
 
 /// Arguments of `container load`.

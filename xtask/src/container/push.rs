@@ -13,8 +13,9 @@ use anyhow::Context;
 
 use super::Target;
 use super::engine::Engine;
+use super::retry::with_retries;
 use crate::ctx::Ctx;
-use crate::plan::{Exec, Plan, Step, StepIo};
+use crate::plan::{Exec, Plan, Step};
 use crate::project;
 
 /// Arguments of `container push`.
@@ -36,8 +37,35 @@ pub fn plan(ctx: &Ctx, engine: &Engine, args: &PushArgs, tags: &[String]) -> Pla
     plan_for(ctx, engine, &args.registry, tags, credentials())
 }
 
+/// The step writing the auth file for `host` (chained to `chain`), and the environment
+/// that makes docker and podman read it.
+pub(super) fn login_step(
+    host: &str,
+    (user, token): (String, String),
+    chain: &str,
+) -> (Step, Vec<(String, String)>) {
+    let auth_dir = project::xtask_dir().join("registry-auth");
+    let file = auth_dir.join("config.json");
+    let description = format!("write {} for {host} (user {user})", file.display());
+    let contents = auth_config(host, &user, &token);
+    let path = file.clone();
+    let shown = host.to_string();
+    let step = Step::task("registry login", description, move |io| {
+        write_private(&path, &contents)?;
+        io.line(&format!("credentials for {shown} in {}", path.display()));
+        Ok(())
+    })
+    .in_chain(chain);
+    // docker reads DOCKER_CONFIG/config.json, podman REGISTRY_AUTH_FILE.
+    let env = vec![
+        ("DOCKER_CONFIG".into(), auth_dir.display().to_string()),
+        ("REGISTRY_AUTH_FILE".into(), file.display().to_string()),
+    ];
+    (step, env)
+}
+
 /// The user and token from the environment, if both are set.
-fn credentials() -> Option<(String, String)> {
+pub(super) fn credentials() -> Option<(String, String)> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     Some((env("XTASK_REGISTRY_USER")?, env("XTASK_REGISTRY_TOKEN")?))
 }
@@ -53,25 +81,14 @@ fn plan_for(
     let registry = registry.trim_end_matches('/').to_ascii_lowercase();
     let host = registry.split('/').next().unwrap_or_default().to_string();
     let mut plan = Plan::default();
-    let auth_dir = project::xtask_dir().join("registry-auth");
-    let mut auth_env: Vec<(String, String)> = Vec::new();
-    if let Some((user, token)) = credentials {
-        let file = auth_dir.join("config.json");
-        let description = format!("write {} for {host} (user {user})", file.display());
-        let contents = auth_config(&host, &user, &token);
-        let path = file.clone();
-        plan.push(
-            Step::task("registry login", description, move |io| {
-                write_private(&path, &contents)?;
-                io.line(&format!("credentials for {host} in {}", path.display()));
-                Ok(())
-            })
-            .in_chain("push"),
-        );
-        // docker reads DOCKER_CONFIG/config.json, podman REGISTRY_AUTH_FILE.
-        auth_env.push(("DOCKER_CONFIG".into(), auth_dir.display().to_string()));
-        auth_env.push(("REGISTRY_AUTH_FILE".into(), file.display().to_string()));
-    }
+    let auth_env = match credentials {
+        Some(credentials) => {
+            let (login, env) = login_step(&host, credentials, "push");
+            plan.push(login);
+            env
+        }
+        None => Vec::new(),
+    };
     let local = Target::Builder.image();
     for tag in tags {
         let remote = format!("{registry}/{}:{tag}", Target::Builder.stage());
@@ -97,47 +114,6 @@ fn plan_for(
         );
     }
     plan
-}
-
-/// Runs `exec` until it succeeds, at most `attempts` times, waiting `first` and then twice
-/// as long before each retry; the last failure is returned.
-pub fn with_retries(
-    io: &mut dyn StepIo,
-    exec: &Exec,
-    attempts: u32,
-    first: Duration,
-) -> anyhow::Result<()> {
-    let mut wait = first;
-    let mut attempt = 1;
-    loop {
-        match io.run(exec) {
-            Ok(()) => return Ok(()),
-            Err(err) if attempt < attempts => {
-                io.line(&format!(
-                    "attempt {attempt} of {attempts} failed ({err:#}); retrying in {}s",
-                    wait.as_secs()
-                ));
-                sleep_interruptibly(io, wait)?;
-                wait *= 2;
-                attempt += 1;
-            }
-            Err(err) => {
-                return Err(err).with_context(|| format!("giving up after {attempts} attempts"));
-            }
-        }
-    }
-}
-
-fn sleep_interruptibly(io: &dyn StepIo, total: Duration) -> anyhow::Result<()> {
-    let tick = Duration::from_millis(100);
-    let mut slept = Duration::ZERO;
-    while slept < total {
-        io.check_interrupted()?;
-        let step = tick.min(total - slept);
-        std::thread::sleep(step);
-        slept += step;
-    }
-    Ok(())
 }
 
 /// A registry auth file (the format docker and podman share).
@@ -196,67 +172,6 @@ mod tests {
             kind: Kind::Docker,
             env: Vec::new(),
         }
-    }
-
-    /// A StepIo whose runs fail a number of times, then succeed.
-    struct Flaky {
-        failures_left: u32,
-        runs: u32,
-        lines: Vec<String>,
-    }
-
-    impl StepIo for Flaky {
-        fn line(&mut self, text: &str) {
-            self.lines.push(text.to_string());
-        }
-        fn check_interrupted(&self) -> anyhow::Result<()> {
-            Ok(())
-        }
-        fn run(&mut self, _: &Exec) -> anyhow::Result<()> {
-            self.runs += 1;
-            if self.failures_left > 0 {
-                self.failures_left -= 1;
-                anyhow::bail!("503 Service Unavailable");
-            }
-            Ok(())
-        }
-    }
-
-    fn exec() -> Exec {
-        let sh = xshell::Shell::new().expect("a shell");
-        Exec::from(xshell::cmd!(sh, "docker push x"))
-    }
-
-    #[test]
-    fn a_push_that_fails_twice_succeeds_on_the_third_attempt() {
-        let mut io = Flaky {
-            failures_left: 2,
-            runs: 0,
-            lines: Vec::new(),
-        };
-        with_retries(&mut io, &exec(), 4, Duration::from_millis(1)).expect("third attempt");
-        assert_eq!(io.runs, 3);
-        assert_eq!(io.lines.len(), 2, "{:?}", io.lines);
-        assert!(
-            io.lines[0].contains("attempt 1 of 4 failed"),
-            "{:?}",
-            io.lines
-        );
-    }
-
-    #[test]
-    fn a_push_that_keeps_failing_gives_up_after_its_attempts() {
-        let mut io = Flaky {
-            failures_left: 10,
-            runs: 0,
-            lines: Vec::new(),
-        };
-        let err = with_retries(&mut io, &exec(), 3, Duration::from_millis(1)).expect_err("fails");
-        assert_eq!(io.runs, 3);
-        assert!(
-            format!("{err:#}").contains("giving up after 3 attempts"),
-            "{err:#}"
-        );
     }
 
     #[test]

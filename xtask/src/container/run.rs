@@ -82,18 +82,42 @@ pub fn inside() -> bool {
     std::env::var_os(IN_CONTAINER).is_some()
 }
 
-/// Under CI a missing builder image is an error: a job that silently builds the image itself
-/// (tens of minutes) hides a broken hand-over from the build job.
+/// What `--container` finds of the builder image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImageState {
+    /// Not on this host.
+    Missing,
+    /// Built from another `Containerfile` or `Cargo.lock` (its recipe label, if any).
+    Stale(Option<String>),
+    /// Built from this checkout's recipe.
+    Current,
+}
+
+/// Whether `--container` must build the image first, and why (`None`: use it as it is).
+/// Under CI a missing or stale image is an error: a job that silently builds the image
+/// itself (tens of minutes) hides a broken hand-over from the build job.
 ///
 /// # Errors
-/// When `ci` is set, naming the command that loads the build job's image.
-pub fn refuse_to_build_under_ci(ci: bool, image: &str) -> anyhow::Result<()> {
-    if ci {
-        anyhow::bail!(
+/// When `ci` is set and the image is missing or stale, naming what to do instead.
+pub fn build_reason(
+    state: &ImageState,
+    ci: bool,
+    image: &str,
+    wanted: &str,
+) -> anyhow::Result<Option<&'static str>> {
+    match state {
+        ImageState::Current => Ok(None),
+        ImageState::Missing if ci => anyhow::bail!(
             "{image} is not on this host and CI=true: CI jobs load the image the build job made (`cargo xtask container load --input <tar>`) instead of building it; build it here with `cargo xtask container build --target builder`"
-        );
+        ),
+        ImageState::Missing => Ok(Some("is not on this host yet")),
+        ImageState::Stale(label) if ci => anyhow::bail!(
+            "{image} was built from another Containerfile or Cargo.lock than this checkout's (label {}={}, this checkout's is {wanted}) and CI=true: load the image the build job made from this commit (`cargo xtask container load --input <tar>`), or build it with `cargo xtask container build`",
+            super::build::RECIPE_LABEL,
+            label.as_deref().unwrap_or("none"),
+        ),
+        ImageState::Stale(_) => Ok(Some("was built from an older Containerfile or Cargo.lock")),
     }
-    Ok(())
 }
 
 /// The named volume holding this checkout's target directory inside containers (one per
@@ -291,10 +315,38 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_image_under_ci_is_an_error_not_a_build() {
-        let err = refuse_to_build_under_ci(true, "builder:dev").expect_err("CI=true");
+    fn a_missing_image_is_built_outside_ci_and_an_error_under_it() {
+        let err = build_reason(&ImageState::Missing, true, "builder:dev", "abc").expect_err("CI");
         assert!(err.to_string().contains("container load --input"), "{err}");
-        assert!(refuse_to_build_under_ci(false, "builder:dev").is_ok());
+        assert_eq!(
+            build_reason(&ImageState::Missing, false, "builder:dev", "abc").expect("local"),
+            Some("is not on this host yet")
+        );
+    }
+
+    #[test]
+    fn a_stale_image_is_rebuilt_outside_ci_and_refused_under_it() {
+        let stale = ImageState::Stale(Some("old".into()));
+        let err = build_reason(&stale, true, "builder:dev", "abc").expect_err("CI");
+        let text = err.to_string();
+        assert!(text.contains("xtask.recipe=old"), "{text}");
+        assert!(text.contains("this checkout's is abc"), "{text}");
+        assert_eq!(
+            build_reason(&stale, false, "builder:dev", "abc").expect("local"),
+            Some("was built from an older Containerfile or Cargo.lock")
+        );
+        let unlabelled = build_reason(&ImageState::Stale(None), true, "b", "abc").expect_err("CI");
+        assert!(unlabelled.to_string().contains("xtask.recipe=none"));
+    }
+
+    #[test]
+    fn a_current_image_is_used_as_it_is_under_ci_too() {
+        for ci in [false, true] {
+            assert_eq!(
+                build_reason(&ImageState::Current, ci, "b", "abc").expect("current"),
+                None
+            );
+        }
     }
 
     #[test]

@@ -46,7 +46,8 @@ pub fn probe(configure: &dyn Fn(&str, &mut Command)) -> Vec<EngineFacts> {
         .collect()
 }
 
-/// Runs `true` in the first local image; nothing can be pulled on an offline host.
+/// Runs `true` in the first local image, whatever its entrypoint; nothing can be pulled on an
+/// offline host.
 fn try_run_container(
     name: &str,
     configure: &dyn Fn(&str, &mut Command),
@@ -63,12 +64,38 @@ fn try_run_container(
     else {
         return Ok(None);
     };
+    // `--entrypoint`: the image may be a shipped one whose entrypoint is its program (the
+    // collector's), which would take `true` as an argument and fail.
     run(
         name,
-        &["run", "--rm", "--network", "none", image, "true"],
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "true",
+            image,
+        ],
         configure,
     )
     .map(|_| Some(image.to_string()))
+}
+
+/// `Ok` when engine `name` holds `image` locally; otherwise that it does not (or why it
+/// could not tell).
+pub fn image_present(
+    name: &str,
+    image: &str,
+    configure: &dyn Fn(&str, &mut Command),
+) -> Result<(), String> {
+    run(
+        name,
+        &["image", "inspect", "--format", "{{.Id}}", image],
+        configure,
+    )
+    .map(drop)
+    .map_err(|why| format!("{image} is not on this host ({why})"))
 }
 
 /// How long an engine command may take before the probe gives up on it.

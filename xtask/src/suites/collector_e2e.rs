@@ -40,7 +40,7 @@ pub const PYARROW: &str = "pyarrow==26.0.1";
 /// library wrote.
 const TESTS: &str = "(package(resctrl-standin) & binary(mount)) | (package(collector) & (binary(e2e) | binary(pyarrow)))";
 /// The packages holding them (the cleanup step names the same, so cargo reuses the build).
-const TEST_PACKAGES: [&str; 3] = ["collector", "containerd-harness", "resctrl-standin"];
+pub(super) const TEST_PACKAGES: [&str; 3] = ["collector", "containerd-harness", "resctrl-standin"];
 /// The harness's leftover check.
 const CLEANUP: &str = "package(containerd-harness) & binary(cleanup)";
 /// The stand-in's file-system name in the mount table.
@@ -83,6 +83,17 @@ fn steps(ctx: &SuiteCtx<'_>) -> anyhow::Result<Vec<Step>> {
         .step(ctx.ctx, "collector-e2e: tests")?,
         &layout,
     );
+    let [harness_cleanup, mounts] = cleanup_steps(ctx, &layout, "collector-e2e")?;
+    Ok(vec![provision, tests, harness_cleanup, mounts])
+}
+
+/// The always-run cleanup of a suite on the harness and the stand-in: the harness's leftover
+/// check, then any stand-in mount a killed run left (unmounted, and the step fails).
+pub(super) fn cleanup_steps(
+    ctx: &SuiteCtx<'_>,
+    layout: &Layout,
+    suite: &str,
+) -> anyhow::Result<[Step; 2]> {
     let harness_cleanup = with_assets(
         TestRun {
             packages: TEST_PACKAGES.map(String::from).to_vec(),
@@ -91,17 +102,17 @@ fn steps(ctx: &SuiteCtx<'_>) -> anyhow::Result<Vec<Step>> {
             archive: ctx.archive.clone(),
             ..TestRun::default()
         }
-        .step(ctx.ctx, "collector-e2e: cleanup")?,
-        &layout,
+        .step(ctx.ctx, &format!("{suite}: cleanup"))?,
+        layout,
     )
     .always();
     let mounts = Step::task(
-        "collector-e2e: stand-in mounts",
+        format!("{suite}: stand-in mounts"),
         "unmount any resctrl stand-in a killed run left; fail if one was left",
         |io| unmount_leftovers(io, &HostRoot::system()),
     )
     .always();
-    Ok(vec![provision, tests, harness_cleanup, mounts])
+    Ok([harness_cleanup, mounts])
 }
 
 /// Lazily unmounts every stand-in mount in the mount table; errors when there was one, since

@@ -7,6 +7,7 @@
 
 mod bench;
 mod collector_e2e;
+mod collector_image;
 mod collector_s3;
 mod kernel_matrix;
 mod mutants;
@@ -76,6 +77,7 @@ pub fn registry() -> &'static [Suite] {
         collector_s3::SUITE,
         kernel_matrix::SUITE,
         bench::SUITE,
+        collector_image::SUITE,
         resctrl_e2e::SUITE,
         mutants::SUITE,
     ];

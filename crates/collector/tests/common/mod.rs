@@ -127,6 +127,15 @@ impl Node {
         self.dir.path().join("out")
     }
 
+    /// Where the stand-in is mounted (its resctrl root, mount table and cpuinfo are
+    /// inside), for a collector that needs it mounted into its own namespace.
+    pub fn standin_mount_point(&self) -> PathBuf {
+        let Backend::Standin(standin) = &self.backend else {
+            panic!("this node runs on the real resctrl, not the stand-in");
+        };
+        standin.layout().mount_point().to_path_buf()
+    }
+
     /// The collector binary, configured through its environment as a DaemonSet would.
     pub fn collector(&self) -> Collector {
         let mut command = Command::new(env!("CARGO_BIN_EXE_collector"));
