@@ -304,6 +304,24 @@ fn glob(pattern: &str, name: &str) -> bool {
 struct ArtifactStep {
     ci_job: String,
     name: String,
+    /// The step's `path` (what an upload sends).
+    path: String,
+}
+
+/// Whether a called workflow's `step` runs for a caller passing `with`: a step guarded by
+/// `inputs.K != ''` does not when the caller leaves K out (its default is empty).
+fn runs_for_caller(step: &Yaml, with: Option<&Yaml>) -> bool {
+    let (Some(guard), Some(with)) = (step["if"].as_str(), with) else {
+        return true;
+    };
+    match guard
+        .trim()
+        .strip_prefix("inputs.")
+        .and_then(|rest| rest.strip_suffix(" != ''"))
+    {
+        Some(key) => hash_entries(with).iter().any(|(k, _)| *k == key),
+        None => true,
+    }
 }
 
 /// Upload and download steps of every job, resolved to ci.yaml's jobs and literal names
@@ -321,7 +339,9 @@ fn artifact_steps(action: &str) -> Vec<ArtifactStep> {
             };
         for (_, inner) in inner_jobs {
             for step in steps(inner) {
-                if !step["uses"].as_str().is_some_and(|u| u.starts_with(action)) {
+                if !step["uses"].as_str().is_some_and(|u| u.starts_with(action))
+                    || !runs_for_caller(step, with)
+                {
                     continue;
                 }
                 let raw = step["with"]["name"]
@@ -360,6 +380,10 @@ fn artifact_steps(action: &str) -> Vec<ArtifactStep> {
                     out.push(ArtifactStep {
                         ci_job: ci_job.to_string(),
                         name,
+                        path: step["with"]["path"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
                     });
                 }
             }
@@ -565,10 +589,10 @@ const SARIF_UPLOAD: &str = "github/codeql-action/upload-sarif@";
 
 #[test]
 fn every_built_image_is_scanned_from_its_archive_failing_on_critical_and_high() {
-    // An image archive is an uploaded artifact named `<image>-image-...`.
+    // An image archive is an uploaded `.tar` (named `<image>-image-...`, checked below).
     let built: BTreeSet<String> = artifact_steps("actions/upload-artifact")
         .into_iter()
-        .filter(|u| u.name.contains("-image-"))
+        .filter(|u| u.path.trim().ends_with(".tar"))
         .map(|u| u.name)
         .collect();
     assert!(
