@@ -405,7 +405,11 @@ mod tests {
         ));
         assert!(matches!(
             parse(&["ci", "fast"]).unwrap().command,
-            Command::Ci(CiCommand::Fast(CiFastArgs { archive_file: None }))
+            Command::Ci(CiCommand::Fast(CiFastArgs {
+                archive_file: None,
+                no_cache: false,
+                since: None
+            }))
         ));
         match parse(&["ci", "fast", "--archive-file", "t.tar.zst"])
             .unwrap()
