@@ -292,6 +292,8 @@ pub struct BuildEnv {
     pub toolchain: String,
     /// The variables [`result_cache::is_relevant_env`] keeps.
     pub vars: BTreeMap<String, String>,
+    /// The user's configuration files, hashed with the checkout's (outside every package).
+    pub config_files: Vec<(String, std::path::PathBuf)>,
 }
 
 impl BuildEnv {
@@ -300,6 +302,7 @@ impl BuildEnv {
         BuildEnv {
             toolchain: result_cache::toolchain(),
             vars: result_cache::relevant_env(),
+            config_files: result_cache::user_config_files(),
         }
     }
 }
@@ -315,12 +318,8 @@ struct Inputs {
 impl Inputs {
     fn gather(root: &Path, store: &Store, build_env: &BuildEnv) -> anyhow::Result<Self> {
         let ws = Workspace::load(root).context("reading the workspace's packages")?;
-        let snapshot = Snapshot::take(
-            root,
-            &result_cache::user_config_files(),
-            &store.read_snapshot(),
-        )
-        .context("hashing the checkout's files")?;
+        let snapshot = Snapshot::take(root, &build_env.config_files, &store.read_snapshot())
+            .context("hashing the checkout's files")?;
         Ok(Inputs {
             ws,
             snapshot,

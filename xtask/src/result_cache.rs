@@ -249,12 +249,13 @@ pub fn is_relevant_env(name: &str) -> bool {
         "CXXFLAGS",
         "LDFLAGS",
         "PKG_CONFIG_PATH",
-        "LD_LIBRARY_PATH",
         "PROTOC",
         "TMPDIR",
     ];
     // Set by `cargo run` and rustup for the runner, identical for every run of one checkout
-    // through cargo but absent when the binary runs directly; the toolchain is in the key.
+    // through cargo but absent when the binary runs directly, or counting how deeply
+    // `cargo xtask` is nested; the toolchain is in the key. (`cargo run` also prepends its
+    // library directories to LD_LIBRARY_PATH once per nesting, so that is not kept either.)
     const IGNORED: &[&str] = &[
         "CARGO",
         "CARGO_HOME",
@@ -643,6 +644,8 @@ mod tests {
             "CARGO_PKG_NAME",
             "CARGO_MANIFEST_DIR",
             "RUSTUP_TOOLCHAIN",
+            "RUST_RECURSION_COUNT",
+            "LD_LIBRARY_PATH",
             "PATH",
             "HOME",
             "TERM",

@@ -194,6 +194,51 @@ mod tests {
         assert!(!lines.iter().any(|l| l.contains("--doc")), "{lines:#?}");
     }
 
+    /// Whether no step of `plan` is taken from the cache.
+    fn runs_everything(plan: &Plan) -> bool {
+        plan.steps
+            .iter()
+            .all(|s| !matches!(s.action, crate::plan::Action::Cached { .. }))
+    }
+
+    #[test]
+    fn under_ci_everything_runs_and_the_plan_says_why() {
+        let ctx = Ctx {
+            ci: true,
+            ..Ctx::for_tests(true)
+        };
+        let (plan, _) = fast_incremental(&ctx, &CiFastArgs::default()).expect("a plan");
+        assert!(runs_everything(&plan));
+        assert!(
+            plan.notes.contains("ci fast runs everything: CI=true"),
+            "{}",
+            plan.notes
+        );
+    }
+
+    #[test]
+    fn no_cache_and_an_archive_run_everything() {
+        let ctx = Ctx::for_tests(true);
+        let no_cache = CiFastArgs {
+            no_cache: true,
+            ..CiFastArgs::default()
+        };
+        let (plan, _) = fast_incremental(&ctx, &no_cache).expect("a plan");
+        assert!(runs_everything(&plan));
+        assert!(
+            plan.notes.contains("runs everything: --no-cache"),
+            "{}",
+            plan.notes
+        );
+        let archive = CiFastArgs {
+            archive_file: Some("t.tar.zst".into()),
+            ..CiFastArgs::default()
+        };
+        let (plan, _) = fast_incremental(&ctx, &archive).expect("a plan");
+        assert!(runs_everything(&plan));
+        assert!(plan.notes.contains("--archive-file"), "{}", plan.notes);
+    }
+
     #[test]
     fn fast_without_an_archive_runs_doctests_too() {
         let ctx = Ctx::for_tests(true);

@@ -14,6 +14,8 @@ use crate::ctx::Ctx;
 struct Fixture {
     dir: tempfile::TempDir,
     target: tempfile::TempDir,
+    /// Stands for the user's home, with a cargo configuration.
+    home: tempfile::TempDir,
     env: BuildEnv,
 }
 
@@ -44,12 +46,17 @@ impl Fixture {
     }
 
     fn with_git(with_git: bool) -> Self {
+        let home = tempfile::tempdir().expect("a temporary home");
+        let cargo_config = home.path().join("config.toml");
+        std::fs::write(&cargo_config, "[build]\n").expect("a cargo configuration");
         let fixture = Fixture {
             dir: tempfile::tempdir().expect("a temporary directory"),
             target: tempfile::tempdir().expect("a temporary target directory"),
+            home,
             env: BuildEnv {
                 toolchain: "rustc 1.95.0 (59807616e 2026-04-14)\n".to_string(),
                 vars: BTreeMap::from([("RUSTFLAGS".to_string(), String::new())]),
+                config_files: vec![("~cargo/config.toml".to_string(), cargo_config)],
             },
         };
         fixture.write(
@@ -499,6 +506,25 @@ fn no_cache_runs_everything_and_records_the_green_steps() {
     assert_eq!(of(&outcome(&plan), &MAIN), ["all"; 4]);
     recorder.record(&results(&plan, &[])).expect("recording");
     assert_eq!(of(&fixture.run(&[]), &MAIN), ["cached"; 4]);
+}
+
+#[test]
+fn a_change_to_the_users_cargo_configuration_reruns_every_step_whole() {
+    let fixture = Fixture::new();
+    fixture.run(&[]);
+    std::fs::write(
+        fixture.home.path().join("config.toml"),
+        "[build]\nrustflags = [\"-Cdebuginfo=0\"]\n",
+    )
+    .expect("changing the cargo configuration");
+    let (plan, _) = fixture.plan(Mode::Cached);
+    assert_eq!(of(&outcome(&plan), &MAIN), ["all"; 4]);
+    assert!(
+        plan.notes
+            .contains("~cargo/config.toml changed, outside every package"),
+        "{}",
+        plan.notes
+    );
 }
 
 #[test]
