@@ -17,10 +17,16 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::affected::{self, Classified, Workspace};
+mod recorder;
+mod scope;
+
+pub use recorder::Recorder;
+
+use crate::affected::Workspace;
 use crate::plan::{Action, Plan, Step, quote};
-use crate::record::{Status, StepResult};
 use crate::result_cache::{self, Key, Snapshot, Store};
+use recorder::Pending;
+use scope::{Scope, Selection, scope, select};
 
 /// How much of the plan may be left out.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,95 +45,6 @@ pub enum Mode {
     },
 }
 
-/// What the run must record afterwards.
-pub struct Recorder {
-    store: Option<Store>,
-    snapshot: Snapshot,
-    pending: Vec<Pending>,
-}
-
-/// A step whose green result becomes a record.
-struct Pending {
-    index: usize,
-    name: String,
-    key: Key,
-    /// Planned as skipped because nothing of it was left to run (doctests of packages
-    /// without a library): that is a pass too.
-    skip_is_green: bool,
-}
-
-impl Recorder {
-    /// A recorder that records nothing.
-    pub fn none() -> Self {
-        Recorder {
-            store: None,
-            snapshot: Snapshot::default(),
-            pending: Vec::new(),
-        }
-    }
-
-    /// Writes a record for each recordable step that passed (not from the cache), with
-    /// the file hashes taken when it was planned, and keeps the hashes for the next run.
-    ///
-    /// # Errors
-    /// A record cannot be written.
-    pub fn record(&self, results: &[StepResult]) -> anyhow::Result<()> {
-        let Some(store) = &self.store else {
-            return Ok(());
-        };
-        store.write_snapshot(&self.snapshot)?;
-        let files = self.snapshot.hashes();
-        for pending in &self.pending {
-            let Some(result) = results.get(pending.index) else {
-                continue;
-            };
-            let green = match &result.status {
-                Status::Ok => result.cached.is_none(),
-                Status::Skipped(_) => pending.skip_is_green,
-                Status::Failed(_) | Status::Interrupted => false,
-            };
-            if green {
-                store.write(&pending.name, &pending.key, files.clone())?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// What a step depends on, for deciding what a change reruns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Scope {
-    /// fmt: the packages whose Rust sources (or rustfmt configuration) changed.
-    RustSources,
-    /// clippy: any file of any package.
-    Workspace,
-    /// unit tests: the affected packages.
-    Tests,
-    /// doctests: the affected packages that have a library.
-    Doctests,
-    /// The workflow linters: files under `.github/`.
-    Workflows,
-    /// The manifest validator: `crates/*/deploy/*.yaml`.
-    Manifests,
-    /// Anything else: always runs, never recorded.
-    Uncached,
-}
-
-fn scope(step: &Step) -> Scope {
-    if !step.action.runs() {
-        return Scope::Uncached;
-    }
-    match (step.name.as_str(), step.chain.as_deref()) {
-        ("fmt", _) => Scope::RustSources,
-        ("clippy", _) => Scope::Workspace,
-        ("unit", _) => Scope::Tests,
-        ("doctests", _) => Scope::Doctests,
-        (_, Some("lint-ci")) => Scope::Workflows,
-        (_, Some("lint-deploy")) => Scope::Manifests,
-        _ => Scope::Uncached,
-    }
-}
-
 /// What becomes of one step.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Decision {
@@ -139,111 +56,6 @@ enum Decision {
     Packages(Vec<String>, String),
     /// Nothing of it is left to run; reported skipped with this reason.
     Nothing(String),
-}
-
-/// What the changed files leave of a step.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Selection {
-    /// Nothing changed that it depends on.
-    Untouched,
-    /// It runs whole, for this reason.
-    All(String),
-    /// For these packages, for this reason.
-    Packages(Vec<String>, String),
-    /// Only packages without a library are affected (doctests).
-    NoLibrary(String),
-}
-
-/// Up to three names, and how many more.
-fn some_of(names: &[String]) -> String {
-    let shown: Vec<&str> = names.iter().take(3).map(String::as_str).collect();
-    match names.len().saturating_sub(3) {
-        0 => shown.join(", "),
-        more => format!("{} and {more} more", shown.join(", ")),
-    }
-}
-
-/// What `changed` (relative paths) leaves of a step of `scope`.
-fn select(scope: Scope, ws: &Workspace, changed: &[String]) -> Selection {
-    let sorted: Classified = ws.classify(changed.iter().map(String::as_str));
-    if !sorted.global.is_empty() {
-        return Selection::All(format!(
-            "{} changed, outside every package",
-            some_of(&sorted.global)
-        ));
-    }
-    let by_package = &sorted.by_package;
-    let files_where = |keep: fn(&str) -> bool| -> Vec<String> {
-        by_package
-            .values()
-            .flatten()
-            .filter(|f| keep(f))
-            .cloned()
-            .collect()
-    };
-    match scope {
-        Scope::Uncached => Selection::All("not cached".to_string()),
-        Scope::Workspace => match files_where(|_| true) {
-            files if files.is_empty() => Selection::Untouched,
-            files => Selection::All(format!("{} changed", some_of(&files))),
-        },
-        Scope::Workflows => match files_where(|f| f.starts_with(".github/")) {
-            files if files.is_empty() => Selection::Untouched,
-            files => Selection::All(format!("{} changed", some_of(&files))),
-        },
-        Scope::Manifests => match files_where(is_manifest) {
-            files if files.is_empty() => Selection::Untouched,
-            files => Selection::All(format!("{} changed", some_of(&files))),
-        },
-        Scope::RustSources => {
-            let packages: BTreeMap<String, Vec<String>> = by_package
-                .iter()
-                .map(|(p, files)| {
-                    let rust: Vec<String> = files
-                        .iter()
-                        .filter(|f| is_rust_source(f))
-                        .cloned()
-                        .collect();
-                    (p.clone(), rust)
-                })
-                .filter(|(_, files)| !files.is_empty())
-                .collect();
-            if packages.is_empty() {
-                return Selection::Untouched;
-            }
-            let names: Vec<String> = packages.keys().cloned().collect();
-            let files: Vec<String> = packages.into_values().flatten().collect();
-            Selection::Packages(names, format!("{} changed", some_of(&files)))
-        }
-        Scope::Tests | Scope::Doctests => {
-            let affected = ws.affected(by_package);
-            if affected.is_empty() {
-                return Selection::Untouched;
-            }
-            let why = affected::explain(&affected).join("; ");
-            let mut names: Vec<String> = affected.into_keys().collect();
-            if scope == Scope::Doctests {
-                names.retain(|p| ws.has_lib(p));
-                if names.is_empty() {
-                    return Selection::NoLibrary(format!(
-                        "no affected package has a library, so there are no doctests to run ({why})"
-                    ));
-                }
-            }
-            Selection::Packages(names, why)
-        }
-    }
-}
-
-fn is_rust_source(file: &str) -> bool {
-    let name = file.rsplit('/').next().unwrap_or(file);
-    file.ends_with(".rs") || name == "rustfmt.toml" || name == ".rustfmt.toml"
-}
-
-/// `crates/<crate>/deploy/*.yaml` (or `.yml`), as `lint-deploy` finds them.
-fn is_manifest(file: &str) -> bool {
-    let parts: Vec<&str> = file.split('/').collect();
-    matches!(parts.as_slice(), ["crates", _, "deploy", name] if name.ends_with(".yaml") || name.ends_with(".yml"))
 }
 
 /// The command line a step is known by, colour options left out (they change nothing but

@@ -179,7 +179,8 @@ fn file_state(path: &Path, known: Option<&FileState>) -> FileState {
     }
     let hash = match std::fs::read(path) {
         Ok(bytes) => hash(&bytes),
-        // Unreadable now: a value no readable content hashes to, so it never matches.
+        // Unreadable now (no content hashes to this): a change to a readable file and back
+        // both count; the step that reads it will say what is wrong with it.
         Err(err) => format!("unreadable: {}", err.kind()),
     };
     FileState { hash, stat }

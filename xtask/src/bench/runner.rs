@@ -197,7 +197,7 @@ pub struct Pairs {
     pub times: Vec<(f64, f64)>,
 }
 
-/// For each of [`SCENARIOS`], `runs` pairs of the incremental `ci fast` and the usual
+/// For each of `scenarios` (of [`SCENARIOS`]), `runs` pairs of the incremental `ci fast` and the usual
 /// sequence, in alternating order (ci fast first in odd pairs, second in even ones), each
 /// run after its own change to the scenario's file; then min/median/max of each pair's
 /// ratio. `warmup` untimed pairs come first (so both have a green, warm state), and after a
@@ -209,6 +209,7 @@ pub struct Pairs {
 pub fn run_incremental(
     io: &mut dyn StepIo,
     root: &std::path::Path,
+    scenarios: &[Scenario],
     runs: usize,
     warmup: usize,
 ) -> anyhow::Result<()> {
@@ -225,7 +226,7 @@ pub fn run_incremental(
         warm(io, "warming up")?;
     }
     let mut all = Vec::new();
-    for scenario in SCENARIOS {
+    for &scenario in scenarios {
         let mut touched = scenario
             .touch
             .map(|file| Touched::new(root.join(file)))
@@ -266,6 +267,14 @@ pub fn run_incremental(
         io.line(line);
     }
     Ok(())
+}
+
+/// The scenarios whose names contain one of `names` (all of them for none).
+pub fn scenarios(names: &[String]) -> Vec<Scenario> {
+    SCENARIOS
+        .into_iter()
+        .filter(|s| names.is_empty() || names.iter().any(|n| s.name.contains(n.as_str())))
+        .collect()
 }
 
 /// Min, median and max.
@@ -402,6 +411,16 @@ mod tests {
             }
         }
         assert_eq!(SCENARIOS[0].touch, None);
+    }
+
+    #[test]
+    fn scenarios_are_chosen_by_part_of_their_name() {
+        assert_eq!(scenarios(&[]), SCENARIOS);
+        let names: Vec<&str> = scenarios(&["resctrl".to_string(), "no change".to_string()])
+            .iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(names, ["no change", "one file in crates/resctrl"]);
     }
 
     #[test]

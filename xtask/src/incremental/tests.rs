@@ -8,6 +8,7 @@ use std::process::Command;
 use super::*;
 use crate::commands::ci::{CiFastArgs, fast_plan, narrowed_step};
 use crate::ctx::Ctx;
+use crate::record::{Status, StepResult};
 
 /// A fixture checkout (`core` <- `mid` <- (dev) `top`, `tool` a binary alone) and a
 /// target directory of its own for the records.

@@ -85,6 +85,10 @@ struct RunnerArgs {
     /// alternating order (min/median/max of each ratio).
     #[arg(long)]
     incremental: bool,
+    /// With --incremental, only the scenarios whose names contain NAME (repeatable), e.g.
+    /// `--scenario resctrl`.
+    #[arg(long = "scenario", value_name = "NAME", requires = "incremental")]
+    scenarios: Vec<String>,
 }
 
 fn steps(ctx: &SuiteCtx<'_>) -> anyhow::Result<Vec<Step>> {
@@ -100,13 +104,15 @@ fn steps(ctx: &SuiteCtx<'_>) -> anyhow::Result<Vec<Step>> {
     {
         let (runs, warmup) = (runner_args.runs, runner_args.warmup);
         let root = crate::project::root().to_path_buf();
+        let scenarios = runner::scenarios(&runner_args.scenarios);
+        let names: Vec<&str> = scenarios.iter().map(|s| s.name).collect();
         return Ok(vec![Step::task(
             "bench: runner",
             format!(
                 "{warmup} warm-up and {runs} timed pairs of `cargo xtask ci fast` and the usual sequence for each of: {}",
-                runner::SCENARIOS.map(|s| s.name).join(", ")
+                names.join(", ")
             ),
-            move |io| runner::run_incremental(io, &root, runs, warmup),
+            move |io| runner::run_incremental(io, &root, &scenarios, runs, warmup),
         )]);
     }
     if let Some(BenchCommand::Runner(runner_args)) = &args.what {
