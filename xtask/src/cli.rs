@@ -406,7 +406,11 @@ mod tests {
         ));
         assert!(matches!(
             parse(&["ci", "fast"]).unwrap().command,
-            Command::Ci(CiCommand::Fast(CiFastArgs { archive_file: None }))
+            Command::Ci(CiCommand::Fast(CiFastArgs {
+                archive_file: None,
+                no_cache: false,
+                since: None
+            }))
         ));
         match parse(&["ci", "fast", "--archive-file", "t.tar.zst"])
             .unwrap()
@@ -417,6 +421,23 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        for (args, no_cache, since) in [
+            (&["ci", "fast", "--no-cache"][..], true, None),
+            (&["ci", "fast", "--all"][..], true, None),
+            (
+                &["ci", "fast", "--since", "origin/main"][..],
+                false,
+                Some("origin/main"),
+            ),
+        ] {
+            match parse(args).unwrap().command {
+                Command::Ci(CiCommand::Fast(fast)) => {
+                    assert_eq!((fast.no_cache, fast.since.as_deref()), (no_cache, since))
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(parse(&["ci", "fast", "--no-cache", "--since", "main"]).is_err());
         match parse(&[
             "ci",
             "plan",

@@ -1,5 +1,6 @@
 //! `cargo xtask`: the project's task runner. See `cargo xtask --help` and the README.
 
+mod affected;
 mod ansi;
 mod bench;
 mod capability;
@@ -8,6 +9,7 @@ mod commands;
 mod container;
 mod ctx;
 mod exec;
+mod incremental;
 mod kernel_matrix;
 mod level;
 mod mutants;
@@ -19,6 +21,7 @@ mod project;
 mod provision;
 mod record;
 mod report;
+mod result_cache;
 mod suites;
 mod test_run;
 mod usage;
@@ -113,7 +116,12 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             let selection = Selection::from_args(args, ctx.ci)?;
             commands::e2e::plan(&ctx, &Host::system(), &selection)?
         }
-        Command::Ci(CiCommand::Fast(args)) => commands::ci::fast_plan(&ctx, args)?,
+        Command::Ci(CiCommand::Fast(args)) => {
+            let (plan, recorder) = commands::ci::fast_incremental(&ctx, args)?;
+            let code = execute_recording(cli, style, plan, &recorder);
+            ownership::hand_back_after_sudo(cli.globals.junit.as_deref());
+            return code;
+        }
         Command::Ci(CiCommand::All(args)) => commands::ci::all_plan(&ctx, &Host::system(), args)?,
         Command::Suite(suite, args, matches) => suite_plan(&ctx, suite, args, matches)?,
         Command::Mutants(args) => mutants::plan(&ctx, args)?,
@@ -250,6 +258,16 @@ fn refuse_ignored_globals(cli: &Cli) {
 /// Prints the plan (`--plan`) or runs it, then writes JUnit if asked; the exit code says
 /// whether every step passed.
 fn execute(cli: &Cli, style: Style, plan: Plan) -> anyhow::Result<ExitCode> {
+    execute_recording(cli, style, plan, &incremental::Recorder::none())
+}
+
+/// [`execute`], then `recorder` keeps the green results for the next run (`ci fast`).
+fn execute_recording(
+    cli: &Cli,
+    style: Style,
+    plan: Plan,
+    recorder: &incremental::Recorder,
+) -> anyhow::Result<ExitCode> {
     if cli.globals.plan {
         print!("{}", plan.render());
         return Ok(ExitCode::SUCCESS);
@@ -270,6 +288,10 @@ fn execute(cli: &Cli, style: Style, plan: Plan) -> anyhow::Result<ExitCode> {
         executor = executor.with_env("CARGO_TERM_COLOR", if color { "always" } else { "never" });
     }
     let results = executor.run(&plan);
+    if let Err(err) = recorder.record(&results) {
+        // The run's verdict stands; the next run only finds less in the cache.
+        eprintln!("warning: the results were not recorded: {err:#}");
+    }
     if let Some(path) = &cli.globals.junit {
         let xml = report::junit::render(&cli.command.title(), &results);
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {

@@ -231,6 +231,14 @@ pub enum Action {
         /// Why the step counts as failed.
         reason: String,
     },
+    /// Do nothing; reported as passed from a green run of the same inputs (`ci fast`'s
+    /// result cache, see [`crate::incremental`]).
+    Cached {
+        /// When that run was, in seconds since the epoch.
+        at: u64,
+        /// What the step would have done (its `describe()`).
+        command: String,
+    },
 }
 
 impl Action {
@@ -241,6 +249,10 @@ impl Action {
             Action::Task(task) => format!("task: {}", task.description),
             Action::Skip { reason } => format!("skip: {reason}"),
             Action::Fail { reason } => format!("fail: {reason}"),
+            Action::Cached { at, command } => format!(
+                "cached: ok {} [{command}]",
+                crate::result_cache::ago(*at, std::time::SystemTime::now())
+            ),
         }
     }
 

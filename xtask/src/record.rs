@@ -51,6 +51,9 @@ pub struct StepResult {
     pub digest: Digest,
     /// The directory where the step's programs kept debugging material, if they kept any.
     pub artifacts: Option<PathBuf>,
+    /// For a step passed from the result cache instead of running: how long ago its green
+    /// run was (`3 min ago`).
+    pub cached: Option<String>,
 }
 
 impl StepResult {
@@ -64,6 +67,7 @@ impl StepResult {
             junit: None,
             digest: Digest::default(),
             artifacts: None,
+            cached: None,
         }
     }
 }

@@ -711,3 +711,116 @@ fn ci_tags_come_from_the_ci_context_in_container_plans() {
         text(&out)
     );
 }
+
+/// A small git checkout of a Cargo workspace: `a` (a test and a doctest), `b` depending on
+/// it, `c` alone; rustfmt-clean, with its lock file.
+fn tiny_workspace(dir: &Path) {
+    let write = |path: &str, text: &str| {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(path, text).expect("writing a fixture file");
+    };
+    write(
+        "Cargo.toml",
+        "[workspace]\nresolver = \"3\"\nmembers = [\"a\", \"b\", \"c\"]\n",
+    );
+    write(".gitignore", "target/\n");
+    let manifest = |name: &str, deps: &str| {
+        format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n{deps}")
+    };
+    let lib = |name: &str| {
+        format!(
+            "//! Crate {name}.\n\n/// Adds one.\n///\n/// ```\n/// assert_eq!({name}::one(1), 2);\n/// ```\npub fn one(x: u32) -> u32 {{\n    x + 1\n}}\n\n#[cfg(test)]\nmod tests {{\n    #[test]\n    fn adds_one() {{\n        assert_eq!(super::one(1), 2);\n    }}\n}}\n"
+        )
+    };
+    write("a/Cargo.toml", &manifest("a", ""));
+    write("a/src/lib.rs", &lib("a"));
+    write(
+        "b/Cargo.toml",
+        &manifest("b", "[dependencies]\na = { path = \"../a\" }\n"),
+    );
+    write("b/src/lib.rs", &lib("b"));
+    write("c/Cargo.toml", &manifest("c", ""));
+    write("c/src/lib.rs", &lib("c"));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    for (program, args) in [
+        (cargo.as_os_str(), &["generate-lockfile", "--offline"][..]),
+        ("git".as_ref(), &["init", "-q"][..]),
+        ("git".as_ref(), &["add", "-A"][..]),
+    ] {
+        let status = Command::new(program)
+            .args(args)
+            .current_dir(dir)
+            .status()
+            .expect("setting up the fixture workspace");
+        assert!(status.success(), "{args:?} in {}", dir.display());
+    }
+}
+
+/// `xtask ARGS` run in `dir` as its workspace, building into its own target directory.
+fn xtask_in(dir: &Path, args: &[&str]) -> Output {
+    let mut command = xtask(args);
+    command
+        .current_dir(dir)
+        .env_remove("CARGO_MANIFEST_DIR")
+        .env("CARGO_TARGET_DIR", dir.join("target"));
+    run(command)
+}
+
+#[test]
+fn a_second_ci_fast_with_no_change_runs_nothing_and_a_change_reruns_its_package() {
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let ws = scratch.path();
+    tiny_workspace(ws);
+    let steps = ["fmt", "clippy", "unit", "doctests"];
+
+    let first = xtask_in(ws, &["ci", "fast"]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    for step in steps {
+        assert_eq!(
+            table_status(&text(&first), step).split(':').next(),
+            Some("ok"),
+            "{step}"
+        );
+    }
+
+    let second = xtask_in(ws, &["ci", "fast"]);
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    for step in steps {
+        let status = table_status(&text(&second), step);
+        assert!(
+            status.starts_with("ok (cached, "),
+            "{step}: {status}\n{}",
+            text(&second)
+        );
+    }
+
+    let source = ws.join("c/src/lib.rs");
+    let changed = std::fs::read_to_string(&source)
+        .expect("c's lib.rs")
+        .replace("x + 1", "1 + x");
+    std::fs::write(&source, changed).expect("changing c");
+    let plan = xtask_in(ws, &["--plan", "ci", "fast"]);
+    let plan = text(&plan);
+    assert!(plan.contains("c changed (c/src/lib.rs)"), "{plan}");
+    assert!(plan.contains("cargo fmt -p c -- --check"), "{plan}");
+    assert!(plan.contains("-E 'package(=c)'"), "{plan}");
+    assert!(
+        plan.contains("cargo test --locked -p c --all-features --doc"),
+        "{plan}"
+    );
+
+    let third = xtask_in(ws, &["ci", "fast"]);
+    assert_eq!(third.status.code(), Some(0), "{}", text(&third));
+    for step in steps {
+        let status = table_status(&text(&third), step);
+        assert!(
+            !status.contains("cached"),
+            "{step}: {status}\n{}",
+            text(&third)
+        );
+    }
+    // Only c's test ran; a's and b's were left out.
+    assert_eq!(table_status(&text(&first), "unit"), "ok: 3 passed");
+    assert_eq!(table_status(&text(&third), "unit"), "ok: 1 passed");
+}

@@ -53,7 +53,7 @@ pub fn plan(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<Plan> {
     let mut plan = Plan::default();
     plan.push(Step::exec("build archive", exec));
     if args.doctests
-        && let Some(step) = super::unit::doctest_step(ctx, &super::unit::UnitArgs::default())
+        && let Some(step) = super::unit::doctest_step(ctx, &super::unit::UnitArgs::default(), &[])
     {
         plan.push(step);
     }

@@ -31,10 +31,26 @@ pub struct UnitArgs {
 /// The command that reruns chosen tests: test names after `--` filter both steps.
 const RERUN: &str = "cargo xtask unit";
 
-/// `unit`'s plan: one step running every test of the workspace; `nextest` says whether
-/// cargo-nextest is installed.
+/// `unit`'s plan: one step running every test of the workspace, and the doctests beside it
+/// (when nextest runs the tests).
 pub fn plan(ctx: &Ctx, args: &UnitArgs) -> anyhow::Result<Plan> {
-    let run = TestRun {
+    let mut plan = Plan::default();
+    plan.push(unit_step(ctx, args, &[])?);
+    if let Some(step) = doctest_step(ctx, args, &[]) {
+        plan.push(step);
+    }
+    // Doctests are compiled every run; that overlaps well with nextest running tests.
+    Ok(plan.concurrently("tests"))
+}
+
+/// The unit-test step: every test, or with `packages` only theirs. nextest still builds the
+/// whole workspace then and selects by filterset, so features unify as in a full run (no
+/// false green from a narrower feature set) and cargo reuses the full run's artifacts.
+///
+/// # Errors
+/// Arguments that need cargo-nextest when it is not installed.
+pub fn unit_step(ctx: &Ctx, args: &UnitArgs, packages: &[String]) -> anyhow::Result<Step> {
+    let mut run = TestRun {
         partition: args.partition.clone(),
         archive: args.archive_file.clone(),
         extra: args.extra.clone(),
@@ -42,13 +58,15 @@ pub fn plan(ctx: &Ctx, args: &UnitArgs) -> anyhow::Result<Plan> {
         rerun: Some(RERUN),
         ..TestRun::default()
     };
-    let mut plan = Plan::default();
-    plan.push(run.step(ctx, "unit")?);
-    if let Some(step) = doctest_step(ctx, args) {
-        plan.push(step);
+    if !packages.is_empty() && ctx.nextest {
+        let filter: Vec<String> = packages.iter().map(|p| format!("package(={p})")).collect();
+        run.filter = Some(filter.join(" | "));
+        // A selected package may have no tests at all; that is no failure.
+        run.extra.insert(0, "--no-tests=warn".to_string());
+    } else {
+        run.packages = packages.to_vec();
     }
-    // Doctests are compiled every run; that overlaps well with nextest running tests.
-    Ok(plan.concurrently("tests"))
+    run.step(ctx, "unit")
 }
 
 /// Unit tests are mostly short and bound by starting a process each, not by CPU: twice the
@@ -59,8 +77,9 @@ fn unit_test_threads() -> usize {
 
 /// nextest does not run doctests, so they get their own step: not for archive runs (an
 /// archive holds no doctests, and such runs compile nothing), and only in the first shard of
-/// a partitioned run. Without nextest, `cargo test` already runs them.
-pub fn doctest_step(ctx: &Ctx, args: &UnitArgs) -> Option<Step> {
+/// a partitioned run. Without nextest, `cargo test` already runs them. With `packages`, only
+/// theirs (each must have a library).
+pub fn doctest_step(ctx: &Ctx, args: &UnitArgs, packages: &[String]) -> Option<Step> {
     let first_shard = args.partition.as_deref().is_none_or(|p| {
         p.split_once(':')
             .is_some_and(|(_, shard)| shard.starts_with("1/"))
@@ -71,12 +90,20 @@ pub fn doctest_step(ctx: &Ctx, args: &UnitArgs) -> Option<Step> {
     let sh = &ctx.sh;
     let extra = crate::test_run::libtest_args(&args.extra);
     let separator = (!extra.is_empty()).then_some("--");
+    let scope: Vec<String> = if packages.is_empty() {
+        vec!["--workspace".to_string()]
+    } else {
+        packages
+            .iter()
+            .flat_map(|p| ["-p".to_string(), p.clone()])
+            .collect()
+    };
     Some(
         Step::exec(
             "doctests",
             cmd!(
                 sh,
-                "cargo test --locked --workspace --all-features --doc {separator...} {extra...}"
+                "cargo test --locked {scope...} --all-features --doc {separator...} {extra...}"
             )
             .into(),
         )

@@ -212,6 +212,9 @@ impl<'a> Executor<'a> {
         match &step.action {
             Action::Skip { reason } => result.status = Status::Skipped(reason.clone()),
             Action::Fail { reason } => result.status = Status::Failed(reason.clone()),
+            Action::Cached { at, .. } => {
+                result.cached = Some(crate::result_cache::ago(*at, std::time::SystemTime::now()));
+            }
             Action::Exec(_) | Action::Task(_) => {
                 let log_path = self.log_dir.join(format!("{}.log", file_name(&step.name)));
                 if let Some(junit) = &step.junit {
@@ -244,7 +247,9 @@ impl<'a> Executor<'a> {
                 let outcome = match &step.action {
                     Action::Exec(exec) => io.run(exec),
                     Action::Task(task) => (task.run)(&mut io),
-                    Action::Skip { .. } | Action::Fail { .. } => unreachable!("handled above"),
+                    Action::Skip { .. } | Action::Fail { .. } | Action::Cached { .. } => {
+                        unreachable!("handled above")
+                    }
                 };
                 if let Some(parser) = &mut io.parser {
                     result.digest = parser.finish(outcome.is_err());

@@ -33,7 +33,17 @@ pub fn render(run_name: &str, results: &[StepResult]) -> String {
             r.elapsed.as_secs_f64()
         );
         match &r.status {
-            Status::Ok => out.push_str("/>\n"),
+            Status::Ok => match &r.cached {
+                // Passed, and says so: CI views show it as a pass that did not run.
+                Some(ago) => {
+                    let _ = writeln!(
+                        out,
+                        ">\n      <system-out>cached: passed {}, nothing it depends on changed since</system-out>\n    </testcase>",
+                        escape(ago)
+                    );
+                }
+                None => out.push_str("/>\n"),
+            },
             Status::Skipped(reason) => {
                 let _ = writeln!(
                     out,

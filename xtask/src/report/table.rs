@@ -14,9 +14,12 @@ const TIME_WIDTH: usize = 6;
 /// The status column is never narrower than this, however long the step names.
 const MIN_STATUS_WIDTH: usize = 24;
 
-/// What the status column says of a step: `ok`, `ok: 412 passed, 3 skipped`, `failed: 2
-/// of 40 tests failed`, `skipped: needs level full-short`.
+/// What the status column says of a step: `ok`, `ok: 412 passed, 3 skipped`, `ok (cached,
+/// 3 min ago)`, `failed: 2 of 40 tests failed`, `skipped: needs level full-short`.
 pub fn status_cell(result: &StepResult) -> String {
+    if let (Status::Ok, Some(ago)) = (&result.status, &result.cached) {
+        return format!("ok (cached, {ago})");
+    }
     match (&result.status, &result.digest.summary) {
         (Status::Ok, Some(summary)) => format!("ok: {summary}"),
         (status, _) => status.describe(),
@@ -105,6 +108,7 @@ pub(crate) mod tests {
             junit: None,
             digest: crate::record::Digest::default(),
             artifacts: None,
+            cached: None,
         };
         vec![
             result("fmt", Status::Ok, 400),

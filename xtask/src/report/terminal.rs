@@ -91,9 +91,12 @@ impl Reporter for TerminalReporter {
             Status::Ok => (
                 "32",
                 "✔",
-                match &result.digest.summary {
-                    Some(summary) => format!("{summary} ({})", format_duration(result.elapsed)),
-                    None => format_duration(result.elapsed),
+                match (&result.cached, &result.digest.summary) {
+                    (Some(ago), _) => format!("cached, {ago}"),
+                    (None, Some(summary)) => {
+                        format!("{summary} ({})", format_duration(result.elapsed))
+                    }
+                    (None, None) => format_duration(result.elapsed),
                 },
             ),
             Status::Failed(_) | Status::Interrupted => (

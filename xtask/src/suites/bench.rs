@@ -80,6 +80,15 @@ struct RunnerArgs {
     /// Untimed runs of each variant first, to warm its caches.
     #[arg(long, value_name = "N", default_value_t = 1)]
     warmup: usize,
+    /// Time the incremental `ci fast` against the usual sequence instead: after no change,
+    /// and after a change to one file of crates/nri, xtask or crates/resctrl, in pairs of
+    /// alternating order (min/median/max of each ratio).
+    #[arg(long)]
+    incremental: bool,
+    /// With --incremental, only the scenarios whose names contain NAME (repeatable), e.g.
+    /// `--scenario resctrl`.
+    #[arg(long = "scenario", value_name = "NAME", requires = "incremental")]
+    scenarios: Vec<String>,
 }
 
 fn steps(ctx: &SuiteCtx<'_>) -> anyhow::Result<Vec<Step>> {
@@ -90,6 +99,22 @@ fn steps(ctx: &SuiteCtx<'_>) -> anyhow::Result<Vec<Step>> {
             ..BenchArgs::default()
         },
     };
+    if let Some(BenchCommand::Runner(runner_args)) = &args.what
+        && runner_args.incremental
+    {
+        let (runs, warmup) = (runner_args.runs, runner_args.warmup);
+        let root = crate::project::root().to_path_buf();
+        let scenarios = runner::scenarios(&runner_args.scenarios);
+        let names: Vec<&str> = scenarios.iter().map(|s| s.name).collect();
+        return Ok(vec![Step::task(
+            "bench: runner",
+            format!(
+                "{warmup} warm-up and {runs} timed pairs of `cargo xtask ci fast` and the usual sequence for each of: {}",
+                names.join(", ")
+            ),
+            move |io| runner::run_incremental(io, &root, &scenarios, runs, warmup),
+        )]);
+    }
     if let Some(BenchCommand::Runner(runner_args)) = &args.what {
         let variants = runner::variants(&(ctx.fast_tier)(ctx.ctx)?)?;
         let (runs, warmup) = (runner_args.runs, runner_args.warmup);
@@ -541,9 +566,26 @@ mod tests {
         assert!(plan.contains("bench: runner"), "{plan}");
         assert!(plan.contains("1 warm-up and 3 timed runs"), "{plan}");
         assert!(
-            plan.contains("cargo xtask ci fast ;; CARGO_TERM_COLOR=never cargo fmt"),
+            plan.contains("cargo xtask ci fast --no-cache ;; CARGO_TERM_COLOR=never cargo fmt"),
             "{plan}"
         );
         assert!(!plan.contains("bench: gate"), "{plan}");
+    }
+
+    #[test]
+    fn bench_runner_incremental_times_ci_fast_in_each_scenario() {
+        let plan = render(&["runner", "--incremental", "--runs", "3"]);
+        assert!(
+            plan.contains(
+                "1 warm-up and 3 timed pairs of `cargo xtask ci fast` and the usual sequence"
+            ),
+            "{plan}"
+        );
+        assert!(
+            plan.contains(
+                "no change, one file in crates/nri, one file in xtask, one file in crates/resctrl"
+            ),
+            "{plan}"
+        );
     }
 }
