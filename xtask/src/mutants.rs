@@ -10,6 +10,7 @@ use xshell::cmd;
 
 use crate::ctx::Ctx;
 use crate::exec::interrupt::Interrupted;
+use crate::output;
 use crate::plan::{Exec, Plan, Step, StepIo};
 use crate::project;
 
@@ -34,6 +35,9 @@ pub const CORE: &[&str] = &[
     "crates/collector/src/sampler.rs",
     "crates/collector/src/tick.rs",
     "crates/collector/src/spool.rs",
+    "crates/nri-init/src/edit.rs",
+    "crates/nri-init/src/imports.rs",
+    "crates/nri-init/src/version.rs",
     "xtask/src/main.rs",
     "xtask/src/exec/*.rs",
     "xtask/src/commands/ci.rs",
@@ -63,6 +67,10 @@ pub struct MutantsArgs {
     /// Mutants built and tested at once (each needs a copy of the tree and a core).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub jobs: u32,
+    /// Skip testing the unmutated tree first (when a run just did); needs `--timeout`,
+    /// which always has a value here.
+    #[arg(long)]
+    pub skip_baseline: bool,
 }
 
 /// The tool's home.
@@ -106,11 +114,15 @@ pub fn plan(ctx: &Ctx, args: &MutantsArgs) -> anyhow::Result<Plan> {
             selection.extend(["--file".to_string(), file]);
         }
     }
+    if args.skip_baseline {
+        selection.extend(["--baseline".to_string(), "skip".to_string()]);
+    }
     let (timeout, jobs) = (args.timeout.to_string(), args.jobs.to_string());
     let out = output_dir();
+    // `--caught --unviable`: a line for every mutant, so the parser can show progress.
     let exec = Exec::from(cmd!(
         sh,
-        "{bin} mutants --test-tool nextest --no-shuffle --copy-vcs true --timeout {timeout} --jobs {jobs} --output {out} {selection...}"
+        "{bin} mutants --test-tool nextest --no-shuffle --copy-vcs true --caught --unviable --timeout {timeout} --jobs {jobs} --output {out} {selection...}"
     ));
     let base = args.base.clone();
     let changed = args.changed;
@@ -138,6 +150,7 @@ pub fn plan(ctx: &Ctx, args: &MutantsArgs) -> anyhow::Result<Plan> {
                 )
             },
         )
+        .parsed_by(|| output::mutants::parser(project::root().to_path_buf()))
         .in_chain("mutants"),
     );
     Ok(plan)
@@ -146,7 +159,11 @@ pub fn plan(ctx: &Ctx, args: &MutantsArgs) -> anyhow::Result<Plan> {
 fn install(io: &mut dyn StepIo, root: &Path) -> anyhow::Result<()> {
     let bin = root.join("bin").join("cargo-mutants");
     let have = std::process::Command::new(&bin).arg("--version").output();
-    if have.is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(VERSION)) {
+    // cargo-mutants prints its version on stderr.
+    if have.is_ok_and(|out| {
+        String::from_utf8_lossy(&out.stdout).contains(VERSION)
+            || String::from_utf8_lossy(&out.stderr).contains(VERSION)
+    }) {
         io.line(&format!(
             "cargo-mutants {VERSION} already installed in {}",
             root.display()
