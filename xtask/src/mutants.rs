@@ -88,10 +88,16 @@ pub fn plan(ctx: &Ctx, args: &MutantsArgs) -> anyhow::Result<Plan> {
     let sh = &ctx.sh;
     let bin = tool_root().join("bin").join("cargo-mutants");
     let root = tool_root();
+    // Named apart, since the whole-core and the diff suite can share a plan (full-long).
+    let name = if args.changed {
+        "mutants-diff"
+    } else {
+        "mutants"
+    };
     let mut plan = Plan::default();
     plan.push(
         Step::task(
-            "mutants: tool",
+            format!("{name}: tool"),
             format!(
                 "cargo install --locked --root {} cargo-mutants@{VERSION} (if missing)",
                 root.display()
@@ -128,11 +134,18 @@ pub fn plan(ctx: &Ctx, args: &MutantsArgs) -> anyhow::Result<Plan> {
     let changed = args.changed;
     plan.push(
         Step::task(
-            "mutants",
+            name,
             format!("run: {exec}; then the survivors against {ALLOWLIST}"),
             move |io| {
                 if changed {
                     write_diff(&base, &diff)?;
+                }
+                // A run that tests nothing (an empty diff) may leave no results, and the
+                // verdict must not read an earlier run's.
+                let results = out.join("mutants.out");
+                if results.exists() {
+                    std::fs::remove_dir_all(&results)
+                        .with_context(|| format!("removing {}", results.display()))?;
                 }
                 // cargo-mutants exits non-zero when mutants survive; the verdict is ours.
                 if let Err(err) = io.run(&exec) {
@@ -147,6 +160,7 @@ pub fn plan(ctx: &Ctx, args: &MutantsArgs) -> anyhow::Result<Plan> {
                     io,
                     &out.join("mutants.out"),
                     &project::root().join(ALLOWLIST),
+                    changed,
                 )
             },
         )
@@ -245,7 +259,13 @@ fn parse_allowlist(text: &str) -> anyhow::Result<Vec<(String, String)>> {
 
 /// Counts every outcome, lists every missed mutant, and fails on one the allowlist does
 /// not accept (matched by file and mutation, not line, so edits above it do not matter).
-fn verdict(io: &mut dyn StepIo, results: &Path, allowlist: &Path) -> anyhow::Result<()> {
+/// `changed`: the selection is a diff, which may hold no code to mutate (a docs change).
+fn verdict(
+    io: &mut dyn StepIo,
+    results: &Path,
+    allowlist: &Path,
+    changed: bool,
+) -> anyhow::Result<()> {
     let lines = |name: &str| -> Vec<String> {
         std::fs::read_to_string(results.join(name))
             .unwrap_or_default()
@@ -303,6 +323,10 @@ fn verdict(io: &mut dyn StepIo, results: &Path, allowlist: &Path) -> anyhow::Res
         io.line(&format!("timeout: {line}"));
     }
     if caught.len() + missed.len() + timeout.len() == 0 {
+        if changed && unviable.is_empty() {
+            io.line("the diff changes no code cargo-mutants can mutate: nothing to test");
+            return Ok(());
+        }
         bail!("no mutant was tested (none found, or all unviable): check the --file selection");
     }
     if unexpected.is_empty() {
@@ -411,7 +435,9 @@ mod tests {
         )
         .unwrap();
         let mut io = crate::plan::testing::Lines::default();
-        let err = verdict(&mut io, &results, &allow).unwrap_err().to_string();
+        let err = verdict(&mut io, &results, &allow, false)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with("the tests fail in the unmutated tree"),
             "{err}"
@@ -421,7 +447,32 @@ mod tests {
             r#"{"outcomes": [{"scenario": "Baseline", "summary": "Success"}]}"#,
         )
         .unwrap();
-        let err = verdict(&mut io, &results, &allow).unwrap_err().to_string();
+        let err = verdict(&mut io, &results, &allow, false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("no mutant was tested"), "{err}");
+    }
+
+    #[test]
+    fn a_diff_with_no_code_to_mutate_passes_the_changed_run() {
+        let dir = tempfile::tempdir().expect("scratch dir");
+        let results = dir.path().join("mutants.out");
+        let allow = dir.path().join("none.txt");
+        let mut io = crate::plan::testing::Lines::default();
+        verdict(&mut io, &results, &allow, true).expect("nothing to test is no failure");
+        assert_eq!(
+            io.lines.last().map(String::as_str),
+            Some("the diff changes no code cargo-mutants can mutate: nothing to test")
+        );
+        std::fs::create_dir_all(&results).expect("results dir");
+        std::fs::write(
+            results.join("unviable.txt"),
+            "src/a.rs:1:1: replace f with ()\n",
+        )
+        .expect("unviable list");
+        let err = verdict(&mut io, &results, &allow, true)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("no mutant was tested"), "{err}");
     }
 
@@ -443,7 +494,9 @@ mod tests {
         )
         .unwrap();
         let mut io = crate::plan::testing::Lines::default();
-        let err = verdict(&mut io, &results, &allow).unwrap_err().to_string();
+        let err = verdict(&mut io, &results, &allow, false)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("1 mutant(s) survived"), "{err}");
         assert_eq!(io.lines[0], "2 caught, 2 missed, 0 unviable, 0 timeout");
         assert!(
@@ -452,6 +505,6 @@ mod tests {
             io.lines
         );
         std::fs::write(&allow, "crates/x/src/a.rs: replace f with ()  # logging only\ncrates/x/src/a.rs: replace g -> bool with false  # unreachable\n").unwrap();
-        verdict(&mut io, &results, &allow).expect("every survivor accepted");
+        verdict(&mut io, &results, &allow, false).expect("every survivor accepted");
     }
 }

@@ -382,6 +382,7 @@ suites (what this host can run, and from which level):
   collector-s3   yes, at level cheap-short and up
   kernel-matrix  yes, at level cheap-short and up
   bench          yes, at level cheap-short and up
+  mutants-diff   yes, at level perf-short and up
   resctrl-e2e    yes, at level full-short and up
   mutants        yes, at level full-long and up
 ";
