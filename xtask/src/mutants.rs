@@ -1,4 +1,4 @@
-//! `cargo xtask mutants [--changed [--base REV] | --file F...] [--timeout S] [--jobs N]`,
+//! `cargo xtask mutants [--changed [--base REV] | --file F...] [--timeout S] [--jobs N] [--re REGEX] [--skip-baseline]`,
 //! also the `mutants` suite (so it lives beside `commands/`, not in it): mutation testing with cargo-mutants (pinned, installed into `target/xtask/tools`), over
 //! the workspace's core files by default, with nextest. Every missed mutant fails the run
 //! unless `.config/mutants-allowed.txt` accepts it with a reason.
@@ -67,6 +67,10 @@ pub struct MutantsArgs {
     /// Mutants built and tested at once (each needs a copy of the tree and a core).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub jobs: u32,
+    /// Only the mutants whose name matches this regex (cargo-mutants `--re`), e.g. the
+    /// survivors of a run, to show the tests written for them catch them.
+    #[arg(long = "re", value_name = "REGEX")]
+    pub regex: Option<String>,
     /// Skip testing the unmutated tree first (when a run just did); needs `--timeout`,
     /// which always has a value here.
     #[arg(long)]
@@ -119,6 +123,9 @@ pub fn plan(ctx: &Ctx, args: &MutantsArgs) -> anyhow::Result<Plan> {
         for file in files {
             selection.extend(["--file".to_string(), file]);
         }
+    }
+    if let Some(regex) = &args.regex {
+        selection.extend(["--re".to_string(), regex.clone()]);
     }
     if args.skip_baseline {
         selection.extend(["--baseline".to_string(), "skip".to_string()]);
@@ -406,6 +413,11 @@ mod tests {
             "{plan}"
         );
         assert!(plan.contains("--file 'xtask/src/exec/*.rs'"), "{plan}");
+        let only = plan_for(&["--file", "a.rs", "--re", "f -> bool", "--skip-baseline"]);
+        assert!(
+            only.contains("--file a.rs --re 'f -> bool' --baseline skip"),
+            "{only}"
+        );
         let changed = plan_for(&["--changed"]);
         assert!(changed.contains("--in-diff"), "{changed}");
         assert!(!changed.contains("--file"), "{changed}");
