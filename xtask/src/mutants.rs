@@ -179,12 +179,11 @@ pub fn plan(ctx: &Ctx, args: &MutantsArgs) -> anyhow::Result<Plan> {
 
 fn install(io: &mut dyn StepIo, root: &Path) -> anyhow::Result<()> {
     let bin = root.join("bin").join("cargo-mutants");
-    let have = std::process::Command::new(&bin).arg("--version").output();
-    // cargo-mutants prints its version on stderr.
-    if have.is_ok_and(|out| {
-        String::from_utf8_lossy(&out.stdout).contains(VERSION)
-            || String::from_utf8_lossy(&out.stderr).contains(VERSION)
-    }) {
+    // Run as cargo runs it: the bare binary refuses `--version` without the subcommand.
+    let have = std::process::Command::new(&bin)
+        .args(["mutants", "--version"])
+        .output();
+    if have.is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(VERSION)) {
         io.line(&format!(
             "cargo-mutants {VERSION} already installed in {}",
             root.display()
