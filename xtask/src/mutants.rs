@@ -2,6 +2,13 @@
 //! also the `mutants` suite (so it lives beside `commands/`, not in it): mutation testing with cargo-mutants (pinned, installed into `target/xtask/tools`), over
 //! the workspace's core files by default, with nextest. Every missed mutant fails the run
 //! unless `.config/mutants-allowed.txt` accepts it with a reason.
+//!
+//! Cost: cargo-mutants builds in a copy of the tree, and only the mutated package's tests
+//! run for each mutant. With `CARGO_TARGET_DIR` set, the copy reuses its built
+//! dependencies; but cargo names a workspace crate's artifacts by its path relative to the
+//! workspace, so the copy and the tree share them: building the same crates in that target
+//! directory during a run can leave a mutant tested with an unmutated binary (a false
+//! survivor). Build elsewhere meanwhile, or not at all.
 
 use std::path::{Path, PathBuf};
 
