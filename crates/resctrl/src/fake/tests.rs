@@ -179,6 +179,8 @@ fn closids_run_out() {
     // Without an allocation resource the kernel's default of 32 applies.
     let fake = FakeResctrl::builder().num_closids(None).build();
     assert_eq!(names(&fake, &p("info")), vec!["L3_MON", "last_cmd_status"]);
+    // Not listed, and not there when asked for by name either.
+    assert_eq!(errno_of(fake.read_dir(&p("info/L3"))), Some(Errno::NOENT));
     for i in 1..32 {
         fake.create_dir(&p(&format!("c{i}"))).expect("within 32");
     }
@@ -406,6 +408,10 @@ fn without_monitoring_there_are_no_mon_directories() {
     assert!(!root.contains(&"mon_groups".to_owned()));
     assert!(!root.contains(&"mon_data".to_owned()));
     assert_eq!(names(&fake, &p("info")), vec!["L3", "last_cmd_status"]);
+    assert_eq!(
+        errno_of(fake.read_dir(&p("info/L3_MON"))),
+        Some(Errno::NOENT)
+    );
     assert_eq!(
         errno_of(fake.create_dir(&p("mon_groups/a"))),
         Some(Errno::NOENT)
