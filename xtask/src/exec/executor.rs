@@ -400,6 +400,24 @@ mod tests {
     }
 
     #[test]
+    fn a_task_checking_between_units_of_work_stops_at_a_request() {
+        let interrupt = Interrupt::default();
+        let trigger = interrupt.clone();
+        let mut plan = Plan::default();
+        plan.push(Step::task("units", "checks before each unit", move |io| {
+            for unit in 0..3 {
+                io.check_interrupted()?;
+                io.line(&format!("unit {unit}"));
+                trigger.trigger(libc::SIGINT);
+            }
+            Ok(())
+        }));
+        let (results, recorder, _logs) = run_plan(&plan, interrupt);
+        assert_eq!(results[0].status, Status::Interrupted);
+        assert_eq!(recorder.lines, ["unit 0"]);
+    }
+
+    #[test]
     fn after_an_interrupt_remaining_steps_are_skipped() {
         let interrupt = Interrupt::default();
         let trigger = interrupt.clone();
