@@ -418,6 +418,16 @@ mod tests {
     }
 
     #[test]
+    fn interleaved_chains_each_keep_their_own_lane() {
+        let mut plan = Plan::default();
+        for (name, chain) in [("a1", "a"), ("b1", "b"), ("a2", "a"), ("b2", "b")] {
+            plan.push(Step::task(name, "", |_| Ok(())).in_chain(chain));
+        }
+        plan.push(Step::task("alone", "", |_| Ok(())));
+        assert_eq!(lanes(&plan, 0..5), [vec![0, 2], vec![1, 3], vec![4]]);
+    }
+
+    #[test]
     fn after_an_interrupt_remaining_steps_are_skipped() {
         let interrupt = Interrupt::default();
         let trigger = interrupt.clone();
