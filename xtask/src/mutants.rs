@@ -1,7 +1,14 @@
-//! `cargo xtask mutants [--changed [--base REV] | --file F...] [--timeout S] [--jobs N]`,
+//! `cargo xtask mutants [--changed [--base REV] | --file F...] [--timeout S] [--jobs N] [--re REGEX] [--skip-baseline]`,
 //! also the `mutants` suite (so it lives beside `commands/`, not in it): mutation testing with cargo-mutants (pinned, installed into `target/xtask/tools`), over
 //! the workspace's core files by default, with nextest. Every missed mutant fails the run
 //! unless `.config/mutants-allowed.txt` accepts it with a reason.
+//!
+//! Cost: cargo-mutants builds in a copy of the tree, and only the mutated package's tests
+//! run for each mutant. With `CARGO_TARGET_DIR` set, the copy reuses its built
+//! dependencies; but cargo names a workspace crate's artifacts by its path relative to the
+//! workspace, so the copy and the tree share them: building the same crates in that target
+//! directory during a run can leave a mutant tested with an unmutated binary (a false
+//! survivor). Build elsewhere meanwhile, or not at all.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +17,7 @@ use xshell::cmd;
 
 use crate::ctx::Ctx;
 use crate::exec::interrupt::Interrupted;
+use crate::output;
 use crate::plan::{Exec, Plan, Step, StepIo};
 use crate::project;
 
@@ -34,6 +42,9 @@ pub const CORE: &[&str] = &[
     "crates/collector/src/sampler.rs",
     "crates/collector/src/tick.rs",
     "crates/collector/src/spool.rs",
+    "crates/nri-init/src/edit.rs",
+    "crates/nri-init/src/imports.rs",
+    "crates/nri-init/src/version.rs",
     "xtask/src/main.rs",
     "xtask/src/exec/*.rs",
     "xtask/src/commands/ci.rs",
@@ -63,6 +74,14 @@ pub struct MutantsArgs {
     /// Mutants built and tested at once (each needs a copy of the tree and a core).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub jobs: u32,
+    /// Only the mutants whose name matches this regex (cargo-mutants `--re`), e.g. the
+    /// survivors of a run, to show the tests written for them catch them.
+    #[arg(long = "re", value_name = "REGEX")]
+    pub regex: Option<String>,
+    /// Skip testing the unmutated tree first (when a run just did); needs `--timeout`,
+    /// which always has a value here.
+    #[arg(long)]
+    pub skip_baseline: bool,
 }
 
 /// The tool's home.
@@ -80,10 +99,16 @@ pub fn plan(ctx: &Ctx, args: &MutantsArgs) -> anyhow::Result<Plan> {
     let sh = &ctx.sh;
     let bin = tool_root().join("bin").join("cargo-mutants");
     let root = tool_root();
+    // Named apart, since the whole-core and the diff suite can share a plan (full-long).
+    let name = if args.changed {
+        "mutants-diff"
+    } else {
+        "mutants"
+    };
     let mut plan = Plan::default();
     plan.push(
         Step::task(
-            "mutants: tool",
+            format!("{name}: tool"),
             format!(
                 "cargo install --locked --root {} cargo-mutants@{VERSION} (if missing)",
                 root.display()
@@ -106,21 +131,35 @@ pub fn plan(ctx: &Ctx, args: &MutantsArgs) -> anyhow::Result<Plan> {
             selection.extend(["--file".to_string(), file]);
         }
     }
+    if let Some(regex) = &args.regex {
+        selection.extend(["--re".to_string(), regex.clone()]);
+    }
+    if args.skip_baseline {
+        selection.extend(["--baseline".to_string(), "skip".to_string()]);
+    }
     let (timeout, jobs) = (args.timeout.to_string(), args.jobs.to_string());
     let out = output_dir();
+    // `--caught --unviable`: a line for every mutant, so the parser can show progress.
     let exec = Exec::from(cmd!(
         sh,
-        "{bin} mutants --test-tool nextest --no-shuffle --copy-vcs true --timeout {timeout} --jobs {jobs} --output {out} {selection...}"
+        "{bin} mutants --test-tool nextest --no-shuffle --copy-vcs true --caught --unviable --timeout {timeout} --jobs {jobs} --output {out} {selection...}"
     ));
     let base = args.base.clone();
     let changed = args.changed;
     plan.push(
         Step::task(
-            "mutants",
+            name,
             format!("run: {exec}; then the survivors against {ALLOWLIST}"),
             move |io| {
                 if changed {
                     write_diff(&base, &diff)?;
+                }
+                // A run that tests nothing (an empty diff) may leave no results, and the
+                // verdict must not read an earlier run's.
+                let results = out.join("mutants.out");
+                if results.exists() {
+                    std::fs::remove_dir_all(&results)
+                        .with_context(|| format!("removing {}", results.display()))?;
                 }
                 // cargo-mutants exits non-zero when mutants survive; the verdict is ours.
                 if let Err(err) = io.run(&exec) {
@@ -135,9 +174,11 @@ pub fn plan(ctx: &Ctx, args: &MutantsArgs) -> anyhow::Result<Plan> {
                     io,
                     &out.join("mutants.out"),
                     &project::root().join(ALLOWLIST),
+                    changed,
                 )
             },
         )
+        .parsed_by(|| output::mutants::parser(project::root().to_path_buf()))
         .in_chain("mutants"),
     );
     Ok(plan)
@@ -145,7 +186,10 @@ pub fn plan(ctx: &Ctx, args: &MutantsArgs) -> anyhow::Result<Plan> {
 
 fn install(io: &mut dyn StepIo, root: &Path) -> anyhow::Result<()> {
     let bin = root.join("bin").join("cargo-mutants");
-    let have = std::process::Command::new(&bin).arg("--version").output();
+    // Run as cargo runs it: the bare binary refuses `--version` without the subcommand.
+    let have = std::process::Command::new(&bin)
+        .args(["mutants", "--version"])
+        .output();
     if have.is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(VERSION)) {
         io.line(&format!(
             "cargo-mutants {VERSION} already installed in {}",
@@ -228,7 +272,13 @@ fn parse_allowlist(text: &str) -> anyhow::Result<Vec<(String, String)>> {
 
 /// Counts every outcome, lists every missed mutant, and fails on one the allowlist does
 /// not accept (matched by file and mutation, not line, so edits above it do not matter).
-fn verdict(io: &mut dyn StepIo, results: &Path, allowlist: &Path) -> anyhow::Result<()> {
+/// `changed`: the selection is a diff, which may hold no code to mutate (a docs change).
+fn verdict(
+    io: &mut dyn StepIo,
+    results: &Path,
+    allowlist: &Path,
+    changed: bool,
+) -> anyhow::Result<()> {
     let lines = |name: &str| -> Vec<String> {
         std::fs::read_to_string(results.join(name))
             .unwrap_or_default()
@@ -286,6 +336,10 @@ fn verdict(io: &mut dyn StepIo, results: &Path, allowlist: &Path) -> anyhow::Res
         io.line(&format!("timeout: {line}"));
     }
     if caught.len() + missed.len() + timeout.len() == 0 {
+        if changed && unviable.is_empty() {
+            io.line("the diff changes no code cargo-mutants can mutate: nothing to test");
+            return Ok(());
+        }
         bail!("no mutant was tested (none found, or all unviable): check the --file selection");
     }
     if unexpected.is_empty() {
@@ -365,6 +419,11 @@ mod tests {
             "{plan}"
         );
         assert!(plan.contains("--file 'xtask/src/exec/*.rs'"), "{plan}");
+        let only = plan_for(&["--file", "a.rs", "--re", "f -> bool", "--skip-baseline"]);
+        assert!(
+            only.contains("--file a.rs --re 'f -> bool' --baseline skip"),
+            "{only}"
+        );
         let changed = plan_for(&["--changed"]);
         assert!(changed.contains("--in-diff"), "{changed}");
         assert!(!changed.contains("--file"), "{changed}");
@@ -394,7 +453,9 @@ mod tests {
         )
         .unwrap();
         let mut io = crate::plan::testing::Lines::default();
-        let err = verdict(&mut io, &results, &allow).unwrap_err().to_string();
+        let err = verdict(&mut io, &results, &allow, false)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with("the tests fail in the unmutated tree"),
             "{err}"
@@ -404,7 +465,32 @@ mod tests {
             r#"{"outcomes": [{"scenario": "Baseline", "summary": "Success"}]}"#,
         )
         .unwrap();
-        let err = verdict(&mut io, &results, &allow).unwrap_err().to_string();
+        let err = verdict(&mut io, &results, &allow, false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("no mutant was tested"), "{err}");
+    }
+
+    #[test]
+    fn a_diff_with_no_code_to_mutate_passes_the_changed_run() {
+        let dir = tempfile::tempdir().expect("scratch dir");
+        let results = dir.path().join("mutants.out");
+        let allow = dir.path().join("none.txt");
+        let mut io = crate::plan::testing::Lines::default();
+        verdict(&mut io, &results, &allow, true).expect("nothing to test is no failure");
+        assert_eq!(
+            io.lines.last().map(String::as_str),
+            Some("the diff changes no code cargo-mutants can mutate: nothing to test")
+        );
+        std::fs::create_dir_all(&results).expect("results dir");
+        std::fs::write(
+            results.join("unviable.txt"),
+            "src/a.rs:1:1: replace f with ()\n",
+        )
+        .expect("unviable list");
+        let err = verdict(&mut io, &results, &allow, true)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("no mutant was tested"), "{err}");
     }
 
@@ -426,7 +512,9 @@ mod tests {
         )
         .unwrap();
         let mut io = crate::plan::testing::Lines::default();
-        let err = verdict(&mut io, &results, &allow).unwrap_err().to_string();
+        let err = verdict(&mut io, &results, &allow, false)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("1 mutant(s) survived"), "{err}");
         assert_eq!(io.lines[0], "2 caught, 2 missed, 0 unviable, 0 timeout");
         assert!(
@@ -435,6 +523,6 @@ mod tests {
             io.lines
         );
         std::fs::write(&allow, "crates/x/src/a.rs: replace f with ()  # logging only\ncrates/x/src/a.rs: replace g -> bool with false  # unreachable\n").unwrap();
-        verdict(&mut io, &results, &allow).expect("every survivor accepted");
+        verdict(&mut io, &results, &allow, false).expect("every survivor accepted");
     }
 }

@@ -1112,3 +1112,37 @@ fn a_pod_waiting_for_an_rmid_in_limbo_gets_its_group_once_limbo_ends() {
     assert_eq!(h.events(), vec![exists(&h, &b, 1, 1)]);
     assert_eq!(h.members(&b.uid), BTreeSet::from([1901, 1902]));
 }
+
+#[test]
+fn the_core_reports_the_configuration_it_was_built_with() {
+    let config = PluginConfig::default()
+        .with_group_prefix("mut_")
+        .with_max_reconcile_passes(7);
+    let h = Harness::with(FakeResctrl::new(), config.clone(), 16);
+    assert_eq!(h.plugin.config(), &config);
+}
+
+#[test]
+fn a_container_still_spawning_after_the_last_pass_is_logged_as_left_for_a_retry() {
+    let left_for_retry = |passes: u32| {
+        let config = PluginConfig::default().with_max_reconcile_passes(passes);
+        let mut h = Harness::with(FakeResctrl::new(), config, 16);
+        h.plugin.start().expect("start");
+        let a = pod("a");
+        h.threads("a1", [701, 702]);
+        let log = LogCapture::default();
+        let summary = tracing::subscriber::with_default(log.clone(), || {
+            h.plugin
+                .synchronize(slice::from_ref(&a), &[ctr("a1", &a, Running)])
+        });
+        assert_eq!(summary.containers.assigned, 2);
+        log.lines()
+            .iter()
+            .filter(|l| l.contains("left for a retry"))
+            .count()
+    };
+    // One pass places the threads but cannot tell whether more appeared meanwhile.
+    assert_eq!(left_for_retry(1), 1);
+    // A second pass finds nothing new: converged, nothing to say.
+    assert_eq!(left_for_retry(2), 0);
+}

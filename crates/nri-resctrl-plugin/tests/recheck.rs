@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use common::{Harness, ROOT, ctr, exists, pod};
+use common::{Harness, LogCapture, ROOT, ctr, exists, pod};
 use nri_resctrl_plugin::ContainerState::{Created, Running};
 
 #[test]
@@ -72,4 +72,64 @@ fn a_failed_recheck_unreconciles_the_container_until_a_retry_succeeds() {
     h.plugin.retry_all_once();
     assert_eq!(h.events(), vec![exists(&h, &a, 2, 2)]);
     assert_eq!(h.members(&a.uid), BTreeSet::from([401, 411, 412]));
+}
+
+#[test]
+fn a_recheck_logs_its_summary_only_when_it_placed_threads_or_failed() {
+    let mut h = Harness::started();
+    let a = pod("a");
+    h.threads("a1", [501]);
+    h.plugin.run_pod_sandbox(&a).expect("run");
+    h.plugin
+        .start_container(&a, &ctr("a1", &a, Running))
+        .expect("start");
+    let summaries = |h: &mut Harness| {
+        let log = LogCapture::default();
+        tracing::subscriber::with_default(log.clone(), || h.plugin.recheck_reconciled_containers());
+        log.lines()
+            .iter()
+            .filter(|l| l.contains("re-checked reconciled containers"))
+            .count()
+    };
+    assert_eq!(
+        summaries(&mut h),
+        0,
+        "nothing new: a periodic call stays quiet"
+    );
+    h.threads("a1", [501, 502]);
+    assert_eq!(summaries(&mut h), 1, "a thread was placed");
+    h.pids.vanish("a1");
+    assert_eq!(summaries(&mut h), 1, "a container failed");
+}
+
+#[test]
+fn a_retry_with_nothing_pending_says_so_and_one_with_work_reports_what_it_did() {
+    let mut h = Harness::started();
+    let a = pod("a");
+    h.plugin.run_pod_sandbox(&a).expect("run");
+    h.threads("a1", [801]);
+    h.pids.vanish("a1");
+    h.plugin
+        .start_container(&a, &ctr("a1", &a, Running))
+        .expect_err("its cgroup is gone");
+    let messages = |h: &mut Harness| {
+        let log = LogCapture::default();
+        tracing::subscriber::with_default(log.clone(), || h.plugin.retry_all_once());
+        log.lines()
+    };
+    h.threads("a1", [801]);
+    let lines = messages(&mut h);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("retried pending resctrl work")
+                && l.contains("containers_reconciled=1")),
+        "{lines:#?}"
+    );
+    let lines = messages(&mut h);
+    assert!(
+        lines.iter().any(|l| l.contains("nothing was pending"))
+            && !lines.iter().any(|l| l.contains("stale_groups_left=")),
+        "{lines:#?}"
+    );
 }

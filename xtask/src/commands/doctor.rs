@@ -396,6 +396,7 @@ suites (what this host can run, and from which level):
   collector-s3     yes, at level cheap-short and up
   kernel-matrix    yes, at level cheap-short and up
   bench            yes, at level cheap-short and up
+  mutants-diff     yes, at level perf-short and up
   collector-image  no: missing fuse: /dev/fuse is absent: load the fuse module (modprobe fuse) or run where FUSE is available; missing collector-image: no container engine to hold the collector image
   resctrl-e2e      yes, at level full-short and up
   mutants          yes, at level full-long and up

@@ -190,6 +190,38 @@ mod tests {
     }
 
     #[test]
+    fn a_forwarded_request_escalates_to_sigkill_only_at_a_second_request_or_after_the_grace() {
+        let mut sleeper = std::process::Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .expect("starting sleep");
+        let group = sleeper.id() as libc::pid_t;
+        let interrupt = Interrupt::default();
+        interrupt.trigger(libc::SIGTERM);
+        let first = forward(group, &interrupt, None);
+        assert_eq!(first.0, 1);
+        assert_eq!(
+            forward(group, &interrupt, Some(first)),
+            first,
+            "no new request within the grace period: nothing more is sent"
+        );
+        let long_ago = Instant::now()
+            .checked_sub(GRACE + Duration::from_secs(1))
+            .expect("an instant before the grace period");
+        let overdue = forward(group, &interrupt, Some((1, long_ago)));
+        assert!(overdue.1 > long_ago, "after the grace period it escalates");
+        interrupt.trigger(libc::SIGINT);
+        assert_eq!(forward(group, &interrupt, Some(first)).0, 2);
+        let status = sleeper.wait().expect("waiting for sleep");
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(libc::SIGTERM),
+            "the first request forwards the runner's own signal"
+        );
+    }
+
+    #[test]
     fn merges_stdout_and_stderr_in_order() {
         let sh = crate::project::shell().unwrap();
         let exec = Exec::from(cmd!(sh, "sh -c 'echo one; echo two >&2; echo three'"));

@@ -405,6 +405,34 @@ mod tests {
     }
 
     #[test]
+    fn a_task_checking_between_units_of_work_stops_at_a_request() {
+        let interrupt = Interrupt::default();
+        let trigger = interrupt.clone();
+        let mut plan = Plan::default();
+        plan.push(Step::task("units", "checks before each unit", move |io| {
+            for unit in 0..3 {
+                io.check_interrupted()?;
+                io.line(&format!("unit {unit}"));
+                trigger.trigger(libc::SIGINT);
+            }
+            Ok(())
+        }));
+        let (results, recorder, _logs) = run_plan(&plan, interrupt);
+        assert_eq!(results[0].status, Status::Interrupted);
+        assert_eq!(recorder.lines, ["unit 0"]);
+    }
+
+    #[test]
+    fn interleaved_chains_each_keep_their_own_lane() {
+        let mut plan = Plan::default();
+        for (name, chain) in [("a1", "a"), ("b1", "b"), ("a2", "a"), ("b2", "b")] {
+            plan.push(Step::task(name, "", |_| Ok(())).in_chain(chain));
+        }
+        plan.push(Step::task("alone", "", |_| Ok(())));
+        assert_eq!(lanes(&plan, 0..5), [vec![0, 2], vec![1, 3], vec![4]]);
+    }
+
+    #[test]
     fn after_an_interrupt_remaining_steps_are_skipped() {
         let interrupt = Interrupt::default();
         let trigger = interrupt.clone();

@@ -115,6 +115,14 @@ mod tests {
     }
 
     #[test]
+    fn a_step_stopped_by_a_request_reads_interrupted() {
+        let interrupt = Interrupt::default();
+        interrupt.trigger(libc::SIGINT);
+        let err = interrupt.check().expect_err("a request arrived");
+        assert_eq!(format!("{err:#}"), "interrupted");
+    }
+
+    #[test]
     fn a_fresh_view_sees_only_later_requests() {
         let interrupt = Interrupt::default();
         interrupt.trigger(libc::SIGINT);

@@ -10,6 +10,7 @@
 pub mod cargo;
 pub mod image_build;
 pub mod libtest;
+pub mod mutants;
 pub mod nextest;
 pub mod rustfmt;
 

@@ -11,6 +11,7 @@ mod collector_image;
 mod collector_s3;
 mod kernel_matrix;
 mod mutants;
+mod mutants_diff;
 mod nri_e2e;
 mod nri_init_e2e;
 mod resctrl_e2e;
@@ -77,6 +78,7 @@ pub fn registry() -> &'static [Suite] {
         collector_s3::SUITE,
         kernel_matrix::SUITE,
         bench::SUITE,
+        mutants_diff::SUITE,
         collector_image::SUITE,
         resctrl_e2e::SUITE,
         mutants::SUITE,

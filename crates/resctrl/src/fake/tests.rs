@@ -64,6 +64,26 @@ fn root_has_the_kernel_layout() {
 }
 
 #[test]
+fn a_group_s_interface_files_read_like_the_kernel_s() {
+    let fake = FakeResctrl::new();
+    fake.create_dir(&p("c")).expect("a control group");
+    fake.create_dir(&p("c/mon_groups/m"))
+        .expect("a monitoring group in it");
+    let cbm = "    L3:0=fff;1=fff\n";
+    for (file, want) in [
+        ("c/cpus", "ff\n"),
+        ("c/cpus_list", "0-7\n"),
+        ("c/mode", "shareable\n"),
+        ("c/schemata", cbm),
+        ("c/size", cbm),
+        ("c/mon_groups/m/cpus", "ff\n"),
+        ("c/mon_groups/m/cpus_list", "0-7\n"),
+    ] {
+        assert_eq!(fake.read_to_string(&p(file)).expect(file), want, "{file}");
+    }
+}
+
+#[test]
 fn mkdir_under_mon_groups_creates_a_monitoring_group() {
     let fake = FakeResctrl::builder().l3_domains([0, 1, 2]).build();
     fake.create_dir(&p("mon_groups/m")).expect("mkdir");
@@ -179,6 +199,8 @@ fn closids_run_out() {
     // Without an allocation resource the kernel's default of 32 applies.
     let fake = FakeResctrl::builder().num_closids(None).build();
     assert_eq!(names(&fake, &p("info")), vec!["L3_MON", "last_cmd_status"]);
+    // Not listed, and not there when asked for by name either.
+    assert_eq!(errno_of(fake.read_dir(&p("info/L3"))), Some(Errno::NOENT));
     for i in 1..32 {
         fake.create_dir(&p(&format!("c{i}"))).expect("within 32");
     }
@@ -406,6 +428,10 @@ fn without_monitoring_there_are_no_mon_directories() {
     assert!(!root.contains(&"mon_groups".to_owned()));
     assert!(!root.contains(&"mon_data".to_owned()));
     assert_eq!(names(&fake, &p("info")), vec!["L3", "last_cmd_status"]);
+    assert_eq!(
+        errno_of(fake.read_dir(&p("info/L3_MON"))),
+        Some(Errno::NOENT)
+    );
     assert_eq!(
         errno_of(fake.create_dir(&p("mon_groups/a"))),
         Some(Errno::NOENT)
@@ -767,6 +793,23 @@ fn stat_tells_directories_from_files_without_side_effects() {
         Some(Errno::ACCESS),
         "size is read-only, as in the kernel"
     );
+}
+
+#[test]
+fn unmounting_puts_every_group_s_rmid_in_limbo_but_the_root_s() {
+    let fake = FakeResctrl::builder()
+        .num_rmids(8)
+        .rmid_limbo(std::time::Duration::from_secs(3600))
+        .build();
+    fake.create_dir(&p("c")).expect("a control group");
+    fake.create_dir(&p("c/mon_groups/m"))
+        .expect("its monitoring group");
+    fake.create_dir(&p("mon_groups/a"))
+        .expect("a monitoring group");
+    fake.set_mounted(false);
+    assert_eq!(fake.rmids_in_limbo(), 3);
+    fake.set_mounted(true);
+    assert_eq!((fake.rmids_in_use(), fake.free_rmids()), (1, 4));
 }
 
 #[test]
