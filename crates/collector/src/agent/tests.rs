@@ -253,16 +253,27 @@ fn shutdown_completes_the_current_file_with_every_round_sampled() {
     let interval = Duration::from_millis(20);
     let (output, _) =
         Output::open(OutputConfig::new(tmp.path(), "node-a", interval)).expect("output");
+    let metrics = Arc::new(Metrics::new());
     let sampling = SamplingLoop::new(
         Sampler::new(rc, "node-a"),
         rx,
         output,
         Ticker::new(interval),
         SystemClock,
-    );
+    )
+    .with_metrics(metrics.clone());
     let (control, inbox) = ControlHandle::new();
     let thread = std::thread::spawn(move || sampling.run(&inbox));
-    std::thread::sleep(Duration::from_millis(150));
+    // Stop once rounds were sampled, however long a loaded machine takes to get there (a
+    // fixed sleep let the stop arrive before the first tick).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while metrics.rounds() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no two rounds in 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert!(control.shutdown());
     let report = thread.join().expect("no panic").expect("clean stop");
     assert!(report.rounds >= 1, "{report:?}");
