@@ -14,6 +14,22 @@ use anyhow::Context;
 /// green, one missing from it only a slower run.
 pub const INERT: &[&str] = &["README.md", "LICENSE", "CHANGELOG.md", "CONTRIBUTING.md"];
 
+/// Files of one package that another package's tests read without depending on it:
+/// `(reader, pattern)`, the pattern a path with `*` for one directory name. A change to
+/// such a file affects the reader too (xtask's plan snapshots list the deploy manifests
+/// that `lint-deploy` validates).
+pub const READS: &[(&str, &str)] = &[("xtask", "crates/*/deploy/")];
+
+/// Whether `file` lies below `pattern` (`*` standing for one directory name).
+fn below(file: &str, pattern: &str) -> bool {
+    let mut file_parts = file.split('/');
+    pattern.trim_end_matches('/').split('/').all(|want| {
+        file_parts
+            .next()
+            .is_some_and(|got| want == "*" || want == got)
+    }) && file_parts.next().is_some()
+}
+
 /// One workspace member, as far as selection needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Package {
@@ -115,11 +131,23 @@ impl Workspace {
         let mut out = Classified::default();
         for file in files {
             match self.owner(file) {
-                Some(package) => out
-                    .by_package
-                    .entry(package.name.clone())
-                    .or_default()
-                    .push(file.to_string()),
+                Some(package) => {
+                    out.by_package
+                        .entry(package.name.clone())
+                        .or_default()
+                        .push(file.to_string());
+                    for (reader, _) in READS
+                        .iter()
+                        .filter(|(reader, pattern)| *reader != package.name && below(file, pattern))
+                    {
+                        if self.packages.iter().any(|p| p.name == *reader) {
+                            out.by_package
+                                .entry((*reader).to_string())
+                                .or_default()
+                                .push(file.to_string());
+                        }
+                    }
+                }
                 None if INERT.contains(&file) => out.inert.push(file.to_string()),
                 None => out.global.push(file.to_string()),
             }
@@ -352,5 +380,28 @@ mod tests {
 
     fn names_of(affected: &BTreeMap<String, Why>) -> Vec<&str> {
         names(affected)
+    }
+
+    #[test]
+    fn a_file_another_package_reads_affects_that_reader_too() {
+        let ws = Workspace {
+            packages: vec![
+                package("collector", "crates/collector", &[]),
+                package("xtask", "xtask", &[]),
+            ],
+        };
+        let sorted = ws.classify(["crates/collector/deploy/daemonset.yaml"]);
+        assert_eq!(
+            sorted.by_package.keys().collect::<Vec<_>>(),
+            ["collector", "xtask"],
+            "xtask reads the deploy manifests"
+        );
+        let sorted = ws.classify(["crates/collector/src/lib.rs"]);
+        assert_eq!(
+            sorted.by_package.keys().collect::<Vec<_>>(),
+            ["collector"],
+            "but not the sources"
+        );
+        assert!(!below("crates/collector/deploy", "crates/*/deploy/"));
     }
 }
