@@ -15,19 +15,17 @@ use anyhow::Context;
 pub const INERT: &[&str] = &["README.md", "LICENSE", "CHANGELOG.md", "CONTRIBUTING.md"];
 
 /// Files of one package that another package's tests read without depending on it:
-/// `(reader, pattern)`, the pattern a path with `*` for one directory name. A change to
-/// such a file affects the reader too (xtask's plan snapshots list the deploy manifests
-/// that `lint-deploy` validates).
-pub const READS: &[(&str, &str)] = &[("xtask", "crates/*/deploy/")];
+/// `(reader, which files)`. A change to such a file affects the reader too (xtask's plan
+/// snapshots list the deploy manifests that `lint-deploy` validates).
+pub const READS: &[(&str, FileTest)] = &[("xtask", is_deploy_manifest)];
 
-/// Whether `file` lies below `pattern` (`*` standing for one directory name).
-fn below(file: &str, pattern: &str) -> bool {
-    let mut file_parts = file.split('/');
-    pattern.trim_end_matches('/').split('/').all(|want| {
-        file_parts
-            .next()
-            .is_some_and(|got| want == "*" || want == got)
-    }) && file_parts.next().is_some()
+/// Whether a path (relative to the workspace root) is one of a set of files.
+pub type FileTest = fn(&str) -> bool;
+
+/// `crates/<crate>/deploy/*.yaml` (or `.yml`), as `lint-deploy` finds them.
+pub fn is_deploy_manifest(file: &str) -> bool {
+    let parts: Vec<&str> = file.split('/').collect();
+    matches!(parts.as_slice(), ["crates", _, "deploy", name] if name.ends_with(".yaml") || name.ends_with(".yml"))
 }
 
 /// One workspace member, as far as selection needs it.
@@ -138,7 +136,7 @@ impl Workspace {
                         .push(file.to_string());
                     for (reader, _) in READS
                         .iter()
-                        .filter(|(reader, pattern)| *reader != package.name && below(file, pattern))
+                        .filter(|(reader, reads)| *reader != package.name && reads(file))
                     {
                         if self.packages.iter().any(|p| p.name == *reader) {
                             out.by_package
@@ -402,6 +400,11 @@ mod tests {
             ["collector"],
             "but not the sources"
         );
-        assert!(!below("crates/collector/deploy", "crates/*/deploy/"));
+        let sorted = ws.classify(["crates/collector/deploy"]);
+        assert_eq!(
+            sorted.by_package.keys().collect::<Vec<_>>(),
+            ["collector"],
+            "nor the directory itself"
+        );
     }
 }

@@ -90,7 +90,7 @@ pub(super) fn select(scope: Scope, ws: &Workspace, changed: &[String]) -> Select
             files if files.is_empty() => Selection::Untouched,
             files => Selection::All(format!("{} changed", some_of(&files))),
         },
-        Scope::Manifests => match files_where(is_manifest) {
+        Scope::Manifests => match files_where(affected::is_deploy_manifest) {
             files if files.is_empty() => Selection::Untouched,
             files => Selection::All(format!("{} changed", some_of(&files))),
         },
@@ -137,10 +137,4 @@ pub(super) fn select(scope: Scope, ws: &Workspace, changed: &[String]) -> Select
 fn is_rust_source(file: &str) -> bool {
     let name = file.rsplit('/').next().unwrap_or(file);
     file.ends_with(".rs") || name == "rustfmt.toml" || name == ".rustfmt.toml"
-}
-
-/// `crates/<crate>/deploy/*.yaml` (or `.yml`), as `lint-deploy` finds them.
-fn is_manifest(file: &str) -> bool {
-    let parts: Vec<&str> = file.split('/').collect();
-    matches!(parts.as_slice(), ["crates", _, "deploy", name] if name.ends_with(".yaml") || name.ends_with(".yml"))
 }
