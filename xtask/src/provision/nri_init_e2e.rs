@@ -281,7 +281,9 @@ mod tests {
         let child = std::process::Command::new("sh")
             .args([
                 "-c",
-                "trap 'exit 0' TERM; while :; do sleep 0.05; done",
+                // `ready` once the trap is set: a TERM before it would kill the shell
+                // with the default action, not exit 0.
+                "trap 'exit 0' TERM; : > \"$1/ready\"; while :; do sleep 0.05; done",
                 "sh",
             ])
             .arg(&left)
@@ -299,7 +301,9 @@ mod tests {
         let pid = child.0.id();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         // Forked, not yet exec'd `sleep`s briefly show the shell's command line too.
-        while !processes_in(&left).contains(&pid) && std::time::Instant::now() < deadline {
+        while !(processes_in(&left).contains(&pid) && left.join("ready").exists())
+            && std::time::Instant::now() < deadline
+        {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         assert!(processes_in(&left).contains(&pid));
