@@ -5,6 +5,8 @@
 //! `cargo test -p collector --test pyarrow -- --ignored`. Without pyarrow it fails
 //! naming the command that installs it.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -16,34 +18,11 @@ use resctrl::MonEvent::{LlcOccupancy, MbmTotalBytes};
 use resctrl::Resctrl;
 use resctrl::fake::{FakeReading, FakeResctrl};
 
-/// pyarrow's version, pinned like the runner's other tools.
-const PYARROW: &str = "pyarrow==26.0.1";
+use common::{PYARROW_EXIT, python};
+
 const SEC: i64 = 1_000_000_000;
 /// 2026-12-01T08:00:00Z.
 const T0: i64 = 1_796_112_000 * SEC;
-
-fn venv() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"),
-        PathBuf::from,
-    );
-    target.join("xtask/tools/pyarrow")
-}
-
-fn python() -> PathBuf {
-    let python = venv().join("bin/python");
-    let has_pyarrow = Command::new(&python)
-        .args(["-c", "import pyarrow.parquet"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        has_pyarrow,
-        "pyarrow is missing from {}: install it with `python3 -m venv {venv} && {venv}/bin/pip install {PYARROW}`",
-        venv().display(),
-        venv = venv().display()
-    );
-    python
-}
 
 /// Two rounds of the default group and one pod: a reset in domain 0 and an
 /// `Unavailable` domain 1 in the second round.
@@ -110,7 +89,7 @@ fn pyarrow_reads_the_schema_metadata_and_every_row() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = write_file(dir.path());
     let out = Command::new(&python)
-        .args(["-c", SCRIPT])
+        .args(["-c", &format!("{SCRIPT}{PYARROW_EXIT}")])
         .arg(&file)
         .output()
         .expect("run python");

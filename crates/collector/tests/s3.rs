@@ -7,12 +7,16 @@
 //! `target/xtask/tools` and runs these. Without them each test fails naming the command
 //! that installs them.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use common::PYARROW_EXIT;
 
 const LIMIT: Duration = Duration::from_secs(30);
 const BUCKET: &str = "rdt";
@@ -152,7 +156,7 @@ for page in s3.get_paginator('list_objects_v2').paginate(Bucket=bucket):
         table = pq.read_table(io.BytesIO(body))
         found.append([o['Key'], table.num_rows, sorted(set(table.column('node').to_pylist()))])
 print(json.dumps(found))
-"
+{PYARROW_EXIT}"
         ),
     );
     let value: serde_json::Value = serde_json::from_str(&out).expect("json from python");

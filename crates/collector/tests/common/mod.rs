@@ -23,6 +23,12 @@ pub const WAIT: Duration = Duration::from_secs(30);
 pub const WORKLOAD: &[&str] = &["sh", "-c", "sleep 600 & sleep 600 & wait"];
 /// The pinned reader, as the runner installs it.
 pub const PYARROW: &str = "pyarrow==26.0.1";
+/// Ends every script that reads with pyarrow. pyarrow 26 aborts in about one exit in ten
+/// here ("terminate called without an active exception": its thread pools torn down at
+/// interpreter exit), after the script's work is done and printed. Leaving through
+/// `os._exit` once stdout is flushed skips that teardown; an exception raised before it
+/// still exits non-zero.
+pub const PYARROW_EXIT: &str = "\nimport os, sys\nsys.stdout.flush()\nos._exit(0)\n";
 
 /// The venv `cargo xtask collector-e2e` installs pyarrow into.
 pub fn python() -> PathBuf {
@@ -386,7 +392,7 @@ for path in sorted(pathlib.Path(sys.argv[1]).glob("*.parquet")):
 print(json.dumps(rows))
 "#;
     let out = Command::new(python())
-        .args(["-c", SCRIPT])
+        .args(["-c", &format!("{SCRIPT}{PYARROW_EXIT}")])
         .arg(dir)
         .output()
         .expect("python runs");
