@@ -17,6 +17,7 @@ use xshell::cmd;
 
 use crate::ctx::Ctx;
 use crate::exec::interrupt::Interrupted;
+use crate::exec::leftovers::{self, Marker};
 use crate::output;
 use crate::plan::{Exec, Plan, Step, StepIo};
 use crate::project;
@@ -161,8 +162,15 @@ pub fn plan(ctx: &Ctx, args: &MutantsArgs) -> anyhow::Result<Plan> {
                     std::fs::remove_dir_all(&results)
                         .with_context(|| format!("removing {}", results.display()))?;
                 }
+                // Tests of a timed-out mutant can leave processes in groups of their own,
+                // which cargo-mutants' kill misses; they would spin on after the run.
+                let marker = Marker::new();
+                let ran = io.run(&marker.mark(&exec));
+                if let Some(line) = leftovers::describe(&marker.kill_leftovers()) {
+                    io.line(&line);
+                }
                 // cargo-mutants exits non-zero when mutants survive; the verdict is ours.
-                if let Err(err) = io.run(&exec) {
+                if let Err(err) = ran {
                     if err.is::<Interrupted>() {
                         return Err(err);
                     }
