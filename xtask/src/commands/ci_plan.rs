@@ -97,6 +97,11 @@ pub enum Changes {
     Unknown,
 }
 
+/// Suites with a job of their own in `ci.yaml` instead of a place in the e2e matrix:
+/// `collector-image` waits for the collector image (job `e2e-image`), which no other suite
+/// needs. The workflow tests check that each has its job.
+pub const OWN_JOB: &[&str] = &["collector-image"];
+
 /// The decision for one event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CiPlan {
@@ -104,6 +109,10 @@ pub struct CiPlan {
     pub level: Level,
     /// The suites to run, one job each.
     pub suites: Vec<&'static str>,
+    /// The suites of the e2e matrix: `suites` without those in [`OWN_JOB`]. Its own output,
+    /// so that a plan of only such suites gives an empty matrix the workflow skips, rather
+    /// than a matrix whose every entry is excluded (a job GitHub refuses to start).
+    pub matrix: Vec<&'static str>,
     /// The runner labels for those jobs (`runs-on`).
     pub runs_on: Vec<&'static str>,
     /// Why, in one line.
@@ -114,9 +123,10 @@ impl CiPlan {
     /// The plan as one JSON object.
     pub fn to_json(&self) -> String {
         format!(
-            "{{\"level\":\"{}\",\"suites\":{},\"runs_on\":{},\"reason\":{}}}",
+            "{{\"level\":\"{}\",\"suites\":{},\"matrix\":{},\"runs_on\":{},\"reason\":{}}}",
             self.level,
             json_array(&self.suites),
+            json_array(&self.matrix),
             json_array(&self.runs_on),
             json_string(&self.reason)
         )
@@ -125,9 +135,10 @@ impl CiPlan {
     /// `key=value` lines for `$GITHUB_OUTPUT`.
     pub fn github_output(&self) -> String {
         format!(
-            "level={}\nsuites={}\nruns_on={}\n",
+            "level={}\nsuites={}\nmatrix={}\nruns_on={}\n",
             self.level,
             json_array(&self.suites),
+            json_array(&self.matrix),
             json_array(&self.runs_on)
         )
     }
@@ -328,15 +339,21 @@ pub fn decide(
         ),
     };
     let everything = !filters_by_paths(event);
-    let suites = registry
+    let suites: Vec<&'static str> = registry
         .iter()
         .filter(|suite| level >= suite.min_level && level.admits(suite.duration))
         .filter(|suite| everything || touched(suite, changes))
         .map(|suite| suite.name)
         .collect();
+    let matrix = suites
+        .iter()
+        .copied()
+        .filter(|name| !OWN_JOB.contains(name))
+        .collect();
     Ok(CiPlan {
         level,
         suites,
+        matrix,
         runs_on: runner_for(level),
         reason,
     })
@@ -653,13 +670,61 @@ mod tests {
         let p = plan("pull_request", "refs/pull/7/merge", None, &[]);
         assert_eq!(
             p.to_json(),
-            r#"{"level":"cheap-short","suites":["cheap"],"runs_on":["ubuntu-24.04"],"reason":"pull_request: cheap checks on hosted runners"}"#
+            r#"{"level":"cheap-short","suites":["cheap"],"matrix":["cheap"],"runs_on":["ubuntu-24.04"],"reason":"pull_request: cheap checks on hosted runners"}"#
         );
         assert_eq!(
             p.github_output(),
-            "level=cheap-short\nsuites=[\"cheap\"]\nruns_on=[\"ubuntu-24.04\"]\n"
+            "level=cheap-short\nsuites=[\"cheap\"]\nmatrix=[\"cheap\"]\nruns_on=[\"ubuntu-24.04\"]\n"
         );
         assert_eq!(json_string("a\"b\\\n"), r#""a\"b\\\n""#);
+    }
+
+    #[test]
+    fn a_suite_with_a_job_of_its_own_stays_out_of_the_matrix_which_may_be_left_empty() {
+        static OWN: &[Suite] = &[Suite {
+            name: "collector-image",
+            about: "a test suite",
+            min_level: Level::FullShort,
+            needs: &[],
+            duration: Duration::Short,
+            paths: &[],
+            args: None,
+            steps: no_steps,
+        }];
+        let manual = |registry| {
+            decide(
+                "workflow_dispatch",
+                "refs/heads/main",
+                Some(Level::FullShort),
+                &Changes::Unknown,
+                "main",
+                registry,
+            )
+            .expect("a plan")
+        };
+        let alone = manual(OWN);
+        assert_eq!(alone.suites, ["collector-image"]);
+        assert_eq!(alone.matrix, Vec::<&str>::new());
+        assert!(
+            alone.github_output().contains("\nmatrix=[]\n"),
+            "{}",
+            alone.github_output()
+        );
+
+        let real = manual(suites::registry());
+        assert!(
+            real.suites.contains(&"collector-image"),
+            "{:?}",
+            real.suites
+        );
+        let others: Vec<&str> = real
+            .suites
+            .iter()
+            .copied()
+            .filter(|s| *s != "collector-image")
+            .collect();
+        assert!(!others.is_empty());
+        assert_eq!(real.matrix, others);
     }
 
     #[test]

@@ -2,13 +2,14 @@
 //! push: run steps are one `cargo xtask` line, reusable-workflow inputs and `needs` outputs
 //! exist, downloaded artifacts are uploaded upstream, the subscribed events are the policy's
 //! [`TRIGGERS`], only the jobs in [`WRITERS`] can write (each what it names), every image is
-//! scanned, and a registry pull falls back to the build job's artifact.
+//! scanned, a registry pull falls back to the build job's artifact, and every suite the plan
+//! selects has a job (the e2e matrix, or one of its own for [`OWN_JOB`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use yaml_rust2::{Yaml, YamlLoader};
 
-use super::{DEFAULT_BRANCH, TRIGGERS};
+use super::{DEFAULT_BRANCH, OWN_JOB, TRIGGERS};
 
 /// A workflow file: its name (`ci.yaml`) and its document.
 struct Workflow {
@@ -787,6 +788,50 @@ fn the_summary_job_needs_every_other_job_and_reports_each() {
                 .and_then(|s| s.iter().find_map(|s| s["env"][env.as_str()].as_str())),
             Some(format!("${{{{ needs.{job}.result }}}}").as_str()),
             "env {env} of the ci job"
+        );
+    }
+}
+
+#[test]
+fn every_planned_suite_has_a_job_the_matrix_for_most_and_its_own_for_the_rest() {
+    let all = workflows();
+    let ci = &all["ci.yaml"];
+    let e2e: Vec<(&str, &Yaml)> = jobs(ci)
+        .into_iter()
+        .filter(|(_, job)| called(job) == Some("e2e.yaml"))
+        .collect();
+    let passing = |suite: &str| -> Vec<(&str, &Yaml)> {
+        e2e.iter()
+            .copied()
+            .filter(|(_, job)| job["with"]["suite"].as_str() == Some(suite))
+            .collect()
+    };
+    let matrix = passing("${{ matrix.suite }}");
+    assert_eq!(matrix.len(), 1, "one e2e job over a matrix of suites");
+    let (name, job) = matrix[0];
+    assert_eq!(
+        job["strategy"]["matrix"]["suite"].as_str(),
+        Some("${{ fromJSON(needs.plan.outputs.matrix) }}"),
+        "job {name} runs the plan's matrix output"
+    );
+    assert!(
+        job["strategy"]["matrix"]["exclude"].is_badvalue(),
+        "job {name}: the plan's matrix output already leaves out the suites with jobs of \
+         their own; an exclude could remove every entry"
+    );
+    assert_eq!(
+        job["if"].as_str(),
+        Some("needs.plan.outputs.matrix != '[]'"),
+        "job {name} is skipped when its matrix is empty"
+    );
+    for suite in OWN_JOB {
+        let own = passing(suite);
+        assert_eq!(own.len(), 1, "{suite} needs exactly one e2e job of its own");
+        let (name, job) = own[0];
+        assert_eq!(
+            job["if"].as_str(),
+            Some(format!("contains(fromJSON(needs.plan.outputs.suites), '{suite}')").as_str()),
+            "job {name} runs when the plan selects {suite}"
         );
     }
 }
