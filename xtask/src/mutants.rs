@@ -4,11 +4,13 @@
 //! unless `.config/mutants-allowed.txt` accepts it with a reason.
 //!
 //! Cost: cargo-mutants builds in a copy of the tree, and only the mutated package's tests
-//! run for each mutant. With `CARGO_TARGET_DIR` set, the copy reuses its built
-//! dependencies; but cargo names a workspace crate's artifacts by its path relative to the
-//! workspace, so the copy and the tree share them: building the same crates in that target
-//! directory during a run can leave a mutant tested with an unmutated binary (a false
-//! survivor). Build elsewhere meanwhile, or not at all.
+//! run for each mutant. The copy builds into a target directory of its own,
+//! `target/xtask/mutants/target`, kept between runs (the first run builds the dependencies
+//! once). Not the tree's: cargo names a workspace crate's artifacts by its path relative to
+//! the workspace, so a copy and the tree sharing one target directory overwrite each
+//! other's: a build in the tree during a run could leave a mutant tested with an unmutated
+//! binary (a false survivor), and after a run the tree's tests could be the copy's binaries,
+//! still pointing at the deleted copy.
 
 use std::path::{Path, PathBuf};
 
@@ -102,6 +104,11 @@ fn output_dir() -> PathBuf {
     project::xtask_dir().join("mutants")
 }
 
+/// The copies' own target directory (see the module documentation).
+fn build_dir() -> PathBuf {
+    output_dir().join("target")
+}
+
 /// Two steps: the pinned tool, then the run and its verdict against the allowlist.
 pub fn plan(ctx: &Ctx, args: &MutantsArgs) -> anyhow::Result<Plan> {
     let sh = &ctx.sh;
@@ -154,7 +161,8 @@ pub fn plan(ctx: &Ctx, args: &MutantsArgs) -> anyhow::Result<Plan> {
     let exec = Exec::from(cmd!(
         sh,
         "{bin} mutants --test-tool nextest --no-shuffle --copy-vcs true --caught --unviable --timeout {timeout} --jobs {jobs} --output {out} {selection...}"
-    ));
+    ))
+    .env("CARGO_TARGET_DIR", build_dir());
     let base = args.base.clone();
     let changed = args.changed;
     plan.push(
@@ -445,6 +453,14 @@ mod tests {
         let changed = plan_for(&["--changed"]);
         assert!(changed.contains("--in-diff"), "{changed}");
         assert!(!changed.contains("--file"), "{changed}");
+    }
+
+    #[test]
+    fn the_copies_build_into_a_target_directory_of_their_own() {
+        let plan = plan_for(&[]);
+        let own = format!("CARGO_TARGET_DIR={}", build_dir().display());
+        assert!(plan.contains(&own), "{plan}");
+        assert_ne!(build_dir(), project::target_dir(), "{plan}");
     }
 
     #[test]
