@@ -134,6 +134,34 @@ mod tests {
     }
 
     #[test]
+    fn a_question_mark_matches_exactly_one_character() {
+        assert!(glob_match("?.toml", "a.toml"));
+        assert!(!glob_match("?.toml", "ab.toml"));
+        assert!(!glob_match("?", ""));
+    }
+
+    #[test]
+    fn a_class_matches_one_of_its_characters_or_ranges() {
+        assert!(glob_match("[a]", "a"));
+        assert!(!glob_match("[a]", "b"));
+        assert!(glob_match("[ace].toml", "c.toml"));
+        assert!(!glob_match("[ace].toml", "b.toml"));
+        assert!(glob_match("[b-d]", "c"));
+        assert!(!glob_match("[b-d]", "a"));
+        assert!(!glob_match("[b-d]", "e"));
+        assert!(glob_match("[0-9x]-nri.toml", "x-nri.toml"));
+        assert!(glob_match("[!a]x", "bx"));
+        assert!(!glob_match("[!a]x", "ax"));
+    }
+
+    #[test]
+    fn a_dash_closing_a_class_is_a_literal_dash() {
+        assert!(glob_match("[a-]", "-"));
+        assert!(glob_match("[a-]", "a"));
+        assert!(!glob_match("[a-]", "b"));
+    }
+
+    #[test]
     fn the_last_drop_in_with_nri_s_table_is_the_one_to_edit() {
         let dir = tempfile::tempdir().expect("scratch dir");
         let conf_d = dir.path().join("conf.d");
@@ -174,5 +202,36 @@ mod tests {
             resolve(main, &doc),
             Err(Error::UnsupportedImport { .. })
         ));
+    }
+
+    #[test]
+    fn a_wildcard_in_a_directory_that_does_not_exist_matches_nothing() {
+        let main = Path::new("/nonexistent/config.toml");
+        let doc = parse(main, "imports = [\"conf.d/*.toml\"]\n").expect("toml");
+        assert_eq!(
+            resolve(main, &doc).expect("resolved"),
+            Vec::<PathBuf>::new()
+        );
+    }
+
+    #[test]
+    fn a_wildcard_directory_that_cannot_be_listed_is_an_error() {
+        let dir = tempfile::tempdir().expect("scratch dir");
+        std::fs::write(dir.path().join("conf.d"), "a file, not a directory").expect("file");
+        let main = dir.path().join("config.toml");
+        let doc = parse(&main, "imports = [\"conf.d/*.toml\"]\n").expect("toml");
+        let err = resolve(&main, &doc).expect_err("conf.d is no directory");
+        assert!(matches!(err, Error::Io { .. }), "{err}");
+    }
+
+    #[test]
+    fn an_import_that_cannot_be_read_is_an_error_not_skipped() {
+        let dir = tempfile::tempdir().expect("scratch dir");
+        let import = dir.path().join("conf.d");
+        std::fs::create_dir(&import).expect("a directory where a file is named");
+        let main = dir.path().join("config.toml");
+        let d = dialect(&main, Some(2), None).expect("dialect");
+        let err = target(&main, &[import], &d).expect_err("a directory is no file");
+        assert!(matches!(err, Error::Io { .. }), "{err}");
     }
 }
