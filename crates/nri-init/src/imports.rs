@@ -100,16 +100,22 @@ fn glob_match(pattern: &str, name: &str) -> bool {
                 if negated {
                     class = &class[1..];
                 }
+                // Slice patterns rather than an index: every item consumes its characters,
+                // so no mistake in the stepping can loop forever.
                 let mut hit = false;
-                let mut i = 0;
-                while i < class.len() {
-                    if i + 2 < class.len() && class[i + 1] == '-' {
-                        hit |= class[i] <= c && c <= class[i + 2];
-                        i += 3;
-                    } else {
-                        hit |= class[i] == c;
-                        i += 1;
-                    }
+                let mut rest = class;
+                loop {
+                    rest = match rest {
+                        [] => break,
+                        [lo, '-', hi, tail @ ..] => {
+                            hit |= *lo <= c && c <= *hi;
+                            tail
+                        }
+                        [single, tail @ ..] => {
+                            hit |= *single == c;
+                            tail
+                        }
+                    };
                 }
                 hit != negated && go(&p[close + 1..], &n[1..])
             }
