@@ -422,3 +422,171 @@ fn set(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::NRI_PLUGIN;
+    use crate::version::dialect;
+
+    const PATH: &str = "/etc/containerd/config.toml";
+
+    /// `text` edited for `containerd` (`None`: the file's version alone decides).
+    fn edit(text: &str, containerd: Option<&str>, settings: &Settings) -> Result<Edited> {
+        let path = Path::new(PATH);
+        let version = file_version(path, &parse(path, text).expect("test TOML"))?;
+        let containerd = containerd.map(|v| v.parse().expect("test version"));
+        enable(path, text, &dialect(path, version, containerd)?, settings)
+    }
+
+    fn enabled(text: &str) -> NriView {
+        let doc = parse(Path::new(PATH), text).expect("the result is TOML");
+        nri_view(&doc, [PLUGINS, NRI_PLUGIN]).expect("NRI's table")
+    }
+
+    #[test]
+    fn each_change_reads_as_the_key_with_its_old_and_new_value() {
+        let text = "version = 2\n\n[plugins.\"io.containerd.nri.v1.nri\"]\n  disable = true\n  plugin_path = \"/opt/nri/plugins\"\n";
+        let settings = Settings {
+            socket_path: None,
+            plugin_path: Some("/usr/libexec/nri".into()),
+        };
+        let edited = edit(text, None, &settings).expect("edited");
+        let lines: Vec<String> = edited.changes.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            [
+                "disable: true -> false",
+                "disable_connections: (absent) -> false",
+                "plugin_path: \"/opt/nri/plugins\" -> \"/usr/libexec/nri\"",
+            ]
+        );
+        let added = edit("version = 2\n", None, &Settings::default()).expect("edited");
+        assert_eq!(
+            added.changes[0].to_string(),
+            "added the table [plugins.\"io.containerd.nri.v1.nri\"]"
+        );
+    }
+
+    #[test]
+    fn the_header_is_nri_s_table_as_the_file_spells_it_or_as_it_is_added() {
+        let single = "version = 2\n\n[plugins.'io.containerd.nri.v1.nri']\n  disable = true\n";
+        let edited = edit(single, None, &Settings::default()).expect("edited");
+        assert_eq!(edited.header, "plugins.'io.containerd.nri.v1.nri'");
+        let added = edit("version = 2\n", None, &Settings::default()).expect("edited");
+        assert_eq!(added.header, "plugins.\"io.containerd.nri.v1.nri\"");
+        let short = edit("version = 1\n", Some("1.7.24"), &Settings::default()).expect("edited");
+        assert_eq!(short.header, "plugins.nri");
+    }
+
+    #[test]
+    fn nri_in_disabled_plugins_is_refused_under_either_name_containerd_17_knows() {
+        for (text, containerd) in [
+            (
+                "version = 2\ndisabled_plugins = [\"io.containerd.nri.v1.nri\"]\n",
+                None,
+            ),
+            (
+                "disabled_plugins = [\"io.containerd.nri.v1.nri\"]\n",
+                Some("1.7.24"),
+            ),
+            ("disabled_plugins = [\"nri\"]\n", Some("1.7.24")),
+        ] {
+            let err = edit(text, containerd, &Settings::default()).expect_err(text);
+            assert!(matches!(err, Error::PluginDisabled { .. }), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn other_disabled_plugins_do_not_stop_the_edit() {
+        let text = "version = 2\ndisabled_plugins = [\"io.containerd.snapshotter.v1.btrfs\", \"io.containerd.snapshotter.v1.zfs\"]\n";
+        let edited = edit(text, None, &Settings::default()).expect("edited");
+        assert_eq!(enabled(&edited.text).disable, Some(false));
+        // For containerd 2.x, `nri` in a version 1 file is another plugin than NRI.
+        let short = "disabled_plugins = [\"nri\"]\n";
+        let edited = edit(short, Some("2.1.9"), &Settings::default()).expect("edited");
+        assert_eq!(enabled(&edited.text).disable, Some(false));
+    }
+
+    #[test]
+    fn a_version_2_file_with_single_quoted_plugin_ids_gets_a_single_quoted_nri_table() {
+        let text = "version = 2\n\n[plugins.'io.containerd.grpc.v1.cri']\n  sandbox_image = 'registry.k8s.io/pause:3.10'\n";
+        let edited = edit(text, None, &Settings::default()).expect("edited");
+        assert_eq!(
+            edited.text,
+            format!(
+                "{text}\n[plugins.'io.containerd.nri.v1.nri']\ndisable = false\ndisable_connections = false\n"
+            )
+        );
+    }
+
+    #[test]
+    fn a_new_table_goes_after_a_trailing_array_of_tables() {
+        let text = "version = 2\n\n[plugins.\"io.containerd.transfer.v1.local\"]\n  max_concurrent_downloads = 3\n\n  [[plugins.\"io.containerd.transfer.v1.local\".unpack_config]]\n    platform = \"linux/amd64\"\n    snapshotter = \"overlayfs\"\n\n  [[plugins.\"io.containerd.transfer.v1.local\".unpack_config]]\n    platform = \"linux/arm64\"\n    snapshotter = \"overlayfs\"\n";
+        let edited = edit(text, None, &Settings::default()).expect("edited");
+        assert_eq!(
+            edited.text,
+            format!(
+                "{text}\n[plugins.\"io.containerd.nri.v1.nri\"]\ndisable = false\ndisable_connections = false\n"
+            )
+        );
+    }
+
+    #[test]
+    fn an_inline_plugins_table_gets_nri_s_entry_inline() {
+        let text = "version = 2\nplugins = { \"io.containerd.grpc.v1.cri\" = { sandbox_image = \"pause\" } }\n";
+        let edited = edit(text, None, &Settings::default()).expect("edited");
+        assert_eq!(
+            edited.changes[0],
+            Change::AddedTable("plugins.\"io.containerd.nri.v1.nri\"".into())
+        );
+        let view = enabled(&edited.text);
+        assert_eq!(
+            (view.disable, view.disable_connections),
+            (Some(false), Some(false))
+        );
+        assert!(
+            edited.text.contains("sandbox_image = \"pause\""),
+            "{}",
+            edited.text
+        );
+    }
+
+    #[test]
+    fn an_inline_nri_entry_is_edited_in_place_and_keeps_its_other_keys() {
+        let text = "version = 2\nplugins = { \"io.containerd.nri.v1.nri\" = { disable = true, plugin_path = \"/opt/nri/plugins\" } }\n";
+        let edited = edit(text, None, &Settings::default()).expect("edited");
+        assert!(
+            !edited
+                .changes
+                .iter()
+                .any(|c| matches!(c, Change::AddedTable(_))),
+            "{:?}",
+            edited.changes
+        );
+        let view = enabled(&edited.text);
+        assert_eq!(view.disable, Some(false));
+        assert_eq!(view.plugin_path.as_deref(), Some("/opt/nri/plugins"));
+    }
+
+    #[test]
+    fn a_path_with_a_tab_is_written_escaped_even_where_single_quotes_are_the_style() {
+        // A literal string would hold the tab raw, where no one reading the file sees it.
+        let settings = Settings {
+            socket_path: Some("/run/nri\tnode/nri.sock".into()),
+            plugin_path: None,
+        };
+        let edited = edit("version = 3\n", None, &settings).expect("edited");
+        assert!(
+            edited
+                .text
+                .ends_with("socket_path = \"/run/nri\\tnode/nri.sock\"\n"),
+            "{}",
+            edited.text
+        );
+        assert_eq!(
+            enabled(&edited.text).socket_path.as_deref(),
+            Some("/run/nri\tnode/nri.sock")
+        );
+    }
+}

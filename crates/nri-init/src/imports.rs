@@ -100,16 +100,22 @@ fn glob_match(pattern: &str, name: &str) -> bool {
                 if negated {
                     class = &class[1..];
                 }
+                // Slice patterns rather than an index: every item consumes its characters,
+                // so no mistake in the stepping can loop forever.
                 let mut hit = false;
-                let mut i = 0;
-                while i < class.len() {
-                    if i + 2 < class.len() && class[i + 1] == '-' {
-                        hit |= class[i] <= c && c <= class[i + 2];
-                        i += 3;
-                    } else {
-                        hit |= class[i] == c;
-                        i += 1;
-                    }
+                let mut rest = class;
+                loop {
+                    rest = match rest {
+                        [] => break,
+                        [lo, '-', hi, tail @ ..] => {
+                            hit |= *lo <= c && c <= *hi;
+                            tail
+                        }
+                        [single, tail @ ..] => {
+                            hit |= *single == c;
+                            tail
+                        }
+                    };
                 }
                 hit != negated && go(&p[close + 1..], &n[1..])
             }
@@ -131,6 +137,34 @@ mod tests {
         assert!(glob_match("1?-*.toml", "10-nri.toml"));
         assert!(glob_match("[0-9]*", "5x"));
         assert!(!glob_match("[^0-9]*", "5x"));
+    }
+
+    #[test]
+    fn a_question_mark_matches_exactly_one_character() {
+        assert!(glob_match("?.toml", "a.toml"));
+        assert!(!glob_match("?.toml", "ab.toml"));
+        assert!(!glob_match("?", ""));
+    }
+
+    #[test]
+    fn a_class_matches_one_of_its_characters_or_ranges() {
+        assert!(glob_match("[a]", "a"));
+        assert!(!glob_match("[a]", "b"));
+        assert!(glob_match("[ace].toml", "c.toml"));
+        assert!(!glob_match("[ace].toml", "b.toml"));
+        assert!(glob_match("[b-d]", "c"));
+        assert!(!glob_match("[b-d]", "a"));
+        assert!(!glob_match("[b-d]", "e"));
+        assert!(glob_match("[0-9x]-nri.toml", "x-nri.toml"));
+        assert!(glob_match("[!a]x", "bx"));
+        assert!(!glob_match("[!a]x", "ax"));
+    }
+
+    #[test]
+    fn a_dash_closing_a_class_is_a_literal_dash() {
+        assert!(glob_match("[a-]", "-"));
+        assert!(glob_match("[a-]", "a"));
+        assert!(!glob_match("[a-]", "b"));
     }
 
     #[test]
@@ -174,5 +208,36 @@ mod tests {
             resolve(main, &doc),
             Err(Error::UnsupportedImport { .. })
         ));
+    }
+
+    #[test]
+    fn a_wildcard_in_a_directory_that_does_not_exist_matches_nothing() {
+        let main = Path::new("/nonexistent/config.toml");
+        let doc = parse(main, "imports = [\"conf.d/*.toml\"]\n").expect("toml");
+        assert_eq!(
+            resolve(main, &doc).expect("resolved"),
+            Vec::<PathBuf>::new()
+        );
+    }
+
+    #[test]
+    fn a_wildcard_directory_that_cannot_be_listed_is_an_error() {
+        let dir = tempfile::tempdir().expect("scratch dir");
+        std::fs::write(dir.path().join("conf.d"), "a file, not a directory").expect("file");
+        let main = dir.path().join("config.toml");
+        let doc = parse(&main, "imports = [\"conf.d/*.toml\"]\n").expect("toml");
+        let err = resolve(&main, &doc).expect_err("conf.d is no directory");
+        assert!(matches!(err, Error::Io { .. }), "{err}");
+    }
+
+    #[test]
+    fn an_import_that_cannot_be_read_is_an_error_not_skipped() {
+        let dir = tempfile::tempdir().expect("scratch dir");
+        let import = dir.path().join("conf.d");
+        std::fs::create_dir(&import).expect("a directory where a file is named");
+        let main = dir.path().join("config.toml");
+        let d = dialect(&main, Some(2), None).expect("dialect");
+        let err = target(&main, &[import], &d).expect_err("a directory is no file");
+        assert!(matches!(err, Error::Io { .. }), "{err}");
     }
 }

@@ -589,6 +589,7 @@ fn every_golden_result_is_loaded_by_its_containerd_with_nri_enabled() {
     let expected = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/expected");
     let cases = [
         ("containerd-1.7-default.toml", Release::V17),
+        ("containerd-1.7-without-nri.toml", Release::V17),
         ("comments.toml", Release::V17),
         ("no-version.1.7.toml", Release::V17),
         ("v1.1.7.toml", Release::V17),

@@ -171,3 +171,13 @@ fn a_drop_in_s_nri_table_is_edited_in_place() {
         expected: Some("dropins-10-nri.toml"),
     });
 }
+
+#[test]
+fn a_17_file_without_nri_s_table_gets_one_after_its_last_top_level_table() {
+    check(&Case {
+        input: "containerd-1.7-without-nri.toml",
+        containerd: Some("1.7.24"),
+        settings: Settings::default(),
+        expected: Some("containerd-1.7-without-nri.toml"),
+    });
+}
