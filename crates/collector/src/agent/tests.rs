@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::TimestampNanosecondType;
+use arrow_array::types::{Int64Type, TimestampNanosecondType};
 use nri_resctrl_plugin::{PodResctrlAddOrUpdate, PodResctrlEvent, ResctrlGroupState, events};
 use resctrl::fake::FakeResctrl;
 use resctrl::{FsProvider, Resctrl};
@@ -76,10 +76,17 @@ impl Clock for ManualClock {
     }
 
     fn wait_until(&self, deadline_ns: i64, inbox: &Receiver<Control>) -> Option<Control> {
+        let mut s = self.lock();
+        // Waiting for a tick already passed would repeat it forever (this clock reaches
+        // `end` only through the deadlines): fail instead of hanging.
+        assert!(
+            deadline_ns >= s.now,
+            "the loop waits for tick {deadline_ns}, passed at {}",
+            s.now
+        );
         if let Ok(control) = inbox.try_recv() {
             return Some(control);
         }
-        let mut s = self.lock();
         if let Some(&(at, control)) = s.controls.front()
             && at <= deadline_ns
         {
@@ -166,6 +173,26 @@ fn rounds_are_sampled_at_wall_clock_aligned_ticks() {
         timestamps(&report),
         (1..=5).map(|k| T0 + k * SEC).collect::<Vec<_>>()
     );
+}
+
+#[test]
+fn every_row_carries_the_sampling_interval() {
+    let interval = Duration::from_millis(250);
+    let mut s = setup(ManualClock::new(T0, T0 + 750 * MS), interval);
+    let report = s.run();
+    assert_eq!(report.rounds, 4);
+    let (batches, _) = read_parquet(&report.files[0]);
+    let intervals: Vec<i64> = batches
+        .iter()
+        .flat_map(|b| {
+            b.column_by_name("interval_ns")
+                .expect("column")
+                .as_primitive::<Int64Type>()
+                .values()
+                .to_vec()
+        })
+        .collect();
+    assert_eq!(intervals, [250 * MS; 8], "two domains, four rounds");
 }
 
 #[test]
