@@ -33,6 +33,8 @@ struct ClockState {
     controls: VecDeque<(i64, Control)>,
     /// Past this, waiting means shutdown.
     end: i64,
+    /// The last deadline a wait reached (not cut short by a control).
+    reached: Option<i64>,
 }
 
 /// Time moves only when the loop waits (to the deadline) or works (as scripted).
@@ -77,13 +79,14 @@ impl Clock for ManualClock {
 
     fn wait_until(&self, deadline_ns: i64, inbox: &Receiver<Control>) -> Option<Control> {
         let mut s = self.lock();
-        // Waiting for a tick already passed would repeat it forever (this clock reaches
-        // `end` only through the deadlines): fail instead of hanging.
-        assert!(
-            deadline_ns >= s.now,
-            "the loop waits for tick {deadline_ns}, passed at {}",
-            s.now
-        );
+        // Waiting again for a tick already reached would repeat it forever (this clock
+        // reaches `end` only through the deadlines): fail instead of hanging.
+        if let Some(reached) = s.reached {
+            assert!(
+                deadline_ns > reached,
+                "the loop waits for tick {deadline_ns}, after it reached tick {reached}"
+            );
+        }
         if let Ok(control) = inbox.try_recv() {
             return Some(control);
         }
@@ -98,6 +101,7 @@ impl Clock for ManualClock {
             return Some(Control::Shutdown);
         }
         s.now = s.now.max(deadline_ns);
+        s.reached = Some(deadline_ns);
         s.pending = Some(s.work.pop_front().unwrap_or(0));
         None
     }
