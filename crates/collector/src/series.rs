@@ -254,6 +254,18 @@ mod tests {
     }
 
     #[test]
+    fn a_tracker_is_empty_exactly_when_it_holds_no_series() {
+        let mut t = SeriesTracker::new();
+        assert!(t.is_empty(), "new");
+        let (a, d0): (Arc<str>, Arc<str>) = ("/r/a".into(), "mon_L3_00".into());
+        t.series(&a, &d0);
+        assert!(!t.is_empty(), "one series");
+        t.end_round();
+        t.end_round();
+        assert!(t.is_empty(), "not seen in the last round");
+    }
+
+    #[test]
     fn forgetting_a_group_ends_all_its_domains() {
         let mut t = SeriesTracker::new();
         let (a, b): (Arc<str>, Arc<str>) = ("/r/a".into(), "/r/b".into());

@@ -149,6 +149,23 @@ mod tests {
     }
 
     #[test]
+    fn the_system_clock_reads_nanoseconds_since_the_epoch() {
+        let since_epoch = || {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .expect("the test host's clock is past 1970")
+                .as_nanos()
+        };
+        let before = since_epoch();
+        let now = u128::try_from(SystemClock.now_ns()).expect("not before the epoch");
+        let after = since_epoch();
+        assert!(
+            (before..=after).contains(&now),
+            "{before} <= {now} <= {after}"
+        );
+    }
+
+    #[test]
     fn the_system_clock_returns_a_message_before_the_deadline() {
         let (tx, rx) = mpsc::channel();
         tx.send(Control::Rotate).expect("send");

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::TimestampNanosecondType;
+use arrow_array::types::{Int64Type, TimestampNanosecondType};
 use nri_resctrl_plugin::{PodResctrlAddOrUpdate, PodResctrlEvent, ResctrlGroupState, events};
 use resctrl::fake::FakeResctrl;
 use resctrl::{FsProvider, Resctrl};
@@ -33,6 +33,8 @@ struct ClockState {
     controls: VecDeque<(i64, Control)>,
     /// Past this, waiting means shutdown.
     end: i64,
+    /// The last deadline a wait reached (not cut short by a control).
+    reached: Option<i64>,
 }
 
 /// Time moves only when the loop waits (to the deadline) or works (as scripted).
@@ -76,10 +78,18 @@ impl Clock for ManualClock {
     }
 
     fn wait_until(&self, deadline_ns: i64, inbox: &Receiver<Control>) -> Option<Control> {
+        let mut s = self.lock();
+        // Waiting again for a tick already reached would repeat it forever (this clock
+        // reaches `end` only through the deadlines): fail instead of hanging.
+        if let Some(reached) = s.reached {
+            assert!(
+                deadline_ns > reached,
+                "the loop waits for tick {deadline_ns}, after it reached tick {reached}"
+            );
+        }
         if let Ok(control) = inbox.try_recv() {
             return Some(control);
         }
-        let mut s = self.lock();
         if let Some(&(at, control)) = s.controls.front()
             && at <= deadline_ns
         {
@@ -91,6 +101,7 @@ impl Clock for ManualClock {
             return Some(Control::Shutdown);
         }
         s.now = s.now.max(deadline_ns);
+        s.reached = Some(deadline_ns);
         s.pending = Some(s.work.pop_front().unwrap_or(0));
         None
     }
@@ -166,6 +177,26 @@ fn rounds_are_sampled_at_wall_clock_aligned_ticks() {
         timestamps(&report),
         (1..=5).map(|k| T0 + k * SEC).collect::<Vec<_>>()
     );
+}
+
+#[test]
+fn every_row_carries_the_sampling_interval() {
+    let interval = Duration::from_millis(250);
+    let mut s = setup(ManualClock::new(T0, T0 + 750 * MS), interval);
+    let report = s.run();
+    assert_eq!(report.rounds, 4);
+    let (batches, _) = read_parquet(&report.files[0]);
+    let intervals: Vec<i64> = batches
+        .iter()
+        .flat_map(|b| {
+            b.column_by_name("interval_ns")
+                .expect("column")
+                .as_primitive::<Int64Type>()
+                .values()
+                .to_vec()
+        })
+        .collect();
+    assert_eq!(intervals, [250 * MS; 8], "two domains, four rounds");
 }
 
 #[test]

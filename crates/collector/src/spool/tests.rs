@@ -88,3 +88,15 @@ fn a_spool_cut_in_any_earlier_round_keeps_the_rounds_before_it() {
         );
     }
 }
+
+#[test]
+fn a_spool_shows_its_file_when_debug_printed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("s.spool");
+    let spool = Spool::create(&path, &schema("node-a", 1_000_000_000)).expect("create");
+    let shown = format!("{spool:?}");
+    assert!(
+        shown.starts_with("Spool") && shown.contains(&format!("{path:?}")),
+        "{shown}"
+    );
+}
