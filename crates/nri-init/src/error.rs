@@ -105,6 +105,16 @@ pub enum Error {
         /// The import as written.
         pattern: String,
     },
+    /// An `imports` pattern Go's `filepath.Glob` rejects, so containerd cannot load the file.
+    #[error(
+        "{path}: the import `{pattern}` is not a valid pattern (Go's filepath.Glob rejects it, so containerd cannot load this configuration); fix its `[...]` class or `\\` escape"
+    )]
+    BadImportPattern {
+        /// The file with the import.
+        path: PathBuf,
+        /// The import as written.
+        pattern: String,
+    },
     /// A program could not be started.
     #[error("cannot run {program}; is it installed and executable?")]
     Spawn {
@@ -260,6 +270,7 @@ impl Error {
             | Error::NotATable { .. }
             | Error::PluginDisabled { .. }
             | Error::UnsupportedImport { .. }
+            | Error::BadImportPattern { .. }
             | Error::K3sBaseHasNri { .. }
             | Error::DirectivesInNriTable { .. } => Class::Refused,
             Error::Rejected { .. } | Error::NotEffective { .. } => Class::Rejected,

@@ -14,11 +14,14 @@ use crate::error::{Error, Result, io_err};
 use crate::version::Dialect;
 
 /// The files `imports` names, resolved as containerd does: relative to the main file's
-/// directory, a wildcard (`*`, `?`, `[...]`) in the file name expanded in sorted order.
+/// directory; an import with a `*` is a pattern (Go's `filepath.Glob`: `*`, `?`, `[...]`,
+/// `\` escapes) expanded in sorted order, any other import a literal path, even with a `?`
+/// or `[` in it.
 ///
 /// # Errors
-/// [`Error::UnsupportedImport`] for a wildcard in a directory name; [`Error::Io`] when a
-/// wildcard's directory cannot be listed.
+/// [`Error::UnsupportedImport`] for a pattern with a wildcard in a directory name;
+/// [`Error::BadImportPattern`] for a pattern Go rejects (containerd would not start);
+/// [`Error::Io`] when a pattern's directory cannot be listed.
 pub fn resolve(main: &Path, doc: &DocumentMut) -> Result<Vec<PathBuf>> {
     let Some(imports) = doc.get("imports").and_then(Item::as_array) else {
         return Ok(Vec::new());
@@ -30,25 +33,32 @@ pub fn resolve(main: &Path, doc: &DocumentMut) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for pattern in imports.iter().filter_map(Value::as_str) {
         let path = base.join(pattern);
+        // containerd globs only what has a `*` (in the path as joined).
+        if !path.to_string_lossy().contains('*') {
+            files.push(path);
+            continue;
+        }
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let dir = path.parent().unwrap_or(Path::new("/"));
-        if dir.to_string_lossy().contains(['*', '?', '[']) {
+        if dir.to_string_lossy().contains(['*', '?', '[', '\\']) {
             return Err(Error::UnsupportedImport {
                 path: main.clone(),
                 pattern: pattern.to_owned(),
             });
         }
-        if !name.contains(['*', '?', '[']) {
-            files.push(path);
-            continue;
-        }
+        let Some(glob) = Glob::parse(&name) else {
+            return Err(Error::BadImportPattern {
+                path: main.clone(),
+                pattern: pattern.to_owned(),
+            });
+        };
         let mut matched: Vec<PathBuf> = match std::fs::read_dir(dir) {
             Ok(entries) => entries
                 .filter_map(|e| e.ok())
-                .filter(|e| glob_match(&name, &e.file_name().to_string_lossy()))
+                .filter(|e| glob.matches(&e.file_name().to_string_lossy()))
                 .map(|e| e.path())
                 .collect(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
@@ -80,55 +90,139 @@ pub fn target(main: &Path, imports: &[PathBuf], dialect: &Dialect) -> Result<Pat
     Ok(target)
 }
 
-/// Go's `filepath.Match` for one name: `*`, `?` and `[...]` (with `^` or `!` negation and
-/// ranges).
-fn glob_match(pattern: &str, name: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    fn go(p: &[char], n: &[char]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some('*') => (0..=n.len()).any(|i| go(&p[1..], &n[i..])),
-            Some('?') => !n.is_empty() && go(&p[1..], &n[1..]),
-            Some('[') => {
-                let Some(close) = p.iter().skip(1).position(|&c| c == ']').map(|i| i + 1) else {
-                    return false;
-                };
-                let Some(&c) = n.first() else { return false };
-                let mut class = &p[1..close];
-                let negated = matches!(class.first(), Some('^' | '!'));
-                if negated {
-                    class = &class[1..];
+/// A file-name pattern as Go's `filepath.Match` reads it on Unix: `*`, `?`, classes
+/// `[...]` with ranges and `^` negation (not `!`), and `\\` escaping the next character.
+struct Glob(Vec<Token>);
+
+enum Token {
+    /// `*`: any run of characters.
+    Star,
+    /// `?`: one character.
+    Any,
+    /// One character as written (or escaped).
+    Char(char),
+    /// `[...]`: one character in (or, negated, outside) the ranges.
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
+}
+
+impl Glob {
+    /// The pattern, or `None` where Go returns `ErrBadPattern` (`filepath.Glob` checks the
+    /// whole pattern first): an unclosed or empty class, an unescaped `-` or `]` where a
+    /// class expects a character, a trailing `\\`.
+    fn parse(pattern: &str) -> Option<Glob> {
+        let chars: Vec<char> = pattern.chars().collect();
+        let mut tokens = Vec::new();
+        // Slice patterns rather than an index: every step consumes characters, so no
+        // mistake in the stepping can loop forever.
+        let mut rest = chars.as_slice();
+        while let Some((&c, tail)) = rest.split_first() {
+            rest = match c {
+                '*' => {
+                    tokens.push(Token::Star);
+                    tail
                 }
-                // Slice patterns rather than an index: every item consumes its characters,
-                // so no mistake in the stepping can loop forever.
-                let mut hit = false;
-                let mut rest = class;
-                loop {
-                    rest = match rest {
-                        [] => break,
-                        [lo, '-', hi, tail @ ..] => {
-                            hit |= *lo <= c && c <= *hi;
-                            tail
-                        }
-                        [single, tail @ ..] => {
-                            hit |= *single == c;
-                            tail
-                        }
-                    };
+                '?' => {
+                    tokens.push(Token::Any);
+                    tail
                 }
-                hit != negated && go(&p[close + 1..], &n[1..])
+                '\\' => {
+                    let (&escaped, tail) = tail.split_first()?;
+                    tokens.push(Token::Char(escaped));
+                    tail
+                }
+                '[' => {
+                    let (class, tail) = class(tail)?;
+                    tokens.push(class);
+                    tail
+                }
+                _ => {
+                    tokens.push(Token::Char(c));
+                    tail
+                }
+            };
+        }
+        Some(Glob(tokens))
+    }
+
+    /// Whether `name` matches the whole pattern.
+    fn matches(&self, name: &str) -> bool {
+        let name: Vec<char> = name.chars().collect();
+        matches(&self.0, &name)
+    }
+}
+
+fn matches(tokens: &[Token], name: &[char]) -> bool {
+    match tokens.split_first() {
+        None => name.is_empty(),
+        Some((Token::Star, rest)) => (0..=name.len()).any(|i| matches(rest, &name[i..])),
+        Some((token, rest)) => name
+            .split_first()
+            .is_some_and(|(&c, tail)| token.accepts(c) && matches(rest, tail)),
+    }
+}
+
+impl Token {
+    /// Whether this one-character token accepts `c` (`Star` is handled by [`matches`]).
+    fn accepts(&self, c: char) -> bool {
+        match self {
+            Token::Star | Token::Any => true,
+            Token::Char(x) => *x == c,
+            Token::Class { negated, ranges } => {
+                ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != *negated
             }
-            Some(&c) => n.first() == Some(&c) && go(&p[1..], &n[1..]),
         }
     }
-    go(&p, &n)
+}
+
+/// A class after its `[`, up to and without its `]`, and what follows it; `None` if Go
+/// rejects it.
+fn class(chars: &[char]) -> Option<(Token, &[char])> {
+    let (negated, mut rest) = match chars {
+        ['^', tail @ ..] => (true, tail),
+        _ => (false, chars),
+    };
+    let mut ranges = Vec::new();
+    loop {
+        if let [']', tail @ ..] = rest
+            && !ranges.is_empty()
+        {
+            return Some((Token::Class { negated, ranges }, tail));
+        }
+        let (lo, tail) = class_char(rest)?;
+        let (hi, tail) = match tail {
+            ['-', tail @ ..] => class_char(tail)?,
+            _ => (lo, tail),
+        };
+        ranges.push((lo, hi));
+        rest = tail;
+    }
+}
+
+/// One character of a class, as Go's `getEsc` reads it: not an unescaped `-` or `]`, and
+/// the class goes on after it.
+fn class_char(chars: &[char]) -> Option<(char, &[char])> {
+    let (c, tail) = match chars {
+        [] | ['-' | ']', ..] | ['\\'] => return None,
+        ['\\', escaped, tail @ ..] => (*escaped, tail),
+        [c, tail @ ..] => (*c, tail),
+    };
+    (!tail.is_empty()).then_some((c, tail))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::version::dialect;
+
+    /// Whether `pattern` (which must parse) matches `name`.
+    fn glob_match(pattern: &str, name: &str) -> bool {
+        Glob::parse(pattern)
+            .unwrap_or_else(|| panic!("`{pattern}` is a valid pattern"))
+            .matches(name)
+    }
 
     #[test]
     fn wildcards_match_like_go() {
@@ -137,6 +231,9 @@ mod tests {
         assert!(glob_match("1?-*.toml", "10-nri.toml"));
         assert!(glob_match("[0-9]*", "5x"));
         assert!(!glob_match("[^0-9]*", "5x"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("a*b*c", "aXbYc"));
+        assert!(!glob_match("a*b*c", "aXbY"));
     }
 
     #[test]
@@ -150,21 +247,78 @@ mod tests {
     fn a_class_matches_one_of_its_characters_or_ranges() {
         assert!(glob_match("[a]", "a"));
         assert!(!glob_match("[a]", "b"));
+        assert!(!glob_match("[a]", ""));
         assert!(glob_match("[ace].toml", "c.toml"));
         assert!(!glob_match("[ace].toml", "b.toml"));
         assert!(glob_match("[b-d]", "c"));
+        assert!(glob_match("[b-d]", "b"));
+        assert!(glob_match("[b-d]", "d"));
         assert!(!glob_match("[b-d]", "a"));
         assert!(!glob_match("[b-d]", "e"));
         assert!(glob_match("[0-9x]-nri.toml", "x-nri.toml"));
-        assert!(glob_match("[!a]x", "bx"));
-        assert!(!glob_match("[!a]x", "ax"));
+        assert!(glob_match("[^a]x", "bx"));
+        assert!(!glob_match("[^a]x", "ax"));
     }
 
     #[test]
-    fn a_dash_closing_a_class_is_a_literal_dash() {
-        assert!(glob_match("[a-]", "-"));
-        assert!(glob_match("[a-]", "a"));
-        assert!(!glob_match("[a-]", "b"));
+    fn a_bang_opens_no_negation_as_in_go() {
+        // Go's filepath.Match negates with `^` only: `[!a]` is the class of `!` and `a`.
+        assert!(glob_match("[!a]x", "ax"));
+        assert!(glob_match("[!a]x", "!x"));
+        assert!(!glob_match("[!a]x", "bx"));
+    }
+
+    #[test]
+    fn a_backslash_escapes_the_next_character_in_and_outside_a_class() {
+        assert!(glob_match("a\\*b", "a*b"));
+        assert!(!glob_match("a\\*b", "aXb"));
+        assert!(glob_match("\\?", "?"));
+        assert!(!glob_match("\\?", "x"));
+        assert!(glob_match("[\\]]", "]"));
+        assert!(glob_match("[a\\-z]", "-"));
+        assert!(!glob_match("[a\\-z]", "m"));
+        assert!(glob_match("[\\--0]", "/"));
+    }
+
+    #[test]
+    fn patterns_go_rejects_are_not_patterns() {
+        for bad in [
+            "[", "[a", "[a-", "[]", "[^]", "[]a]", "[-a]", "[a-]", "[a--]", "[z-\\", "a\\", "*[",
+            "[a-b-c]",
+        ] {
+            assert!(Glob::parse(bad).is_none(), "`{bad}` should be rejected");
+        }
+        for good in ["a]", "[a-bx-z]", "[\\]]", "[^^]", "x*"] {
+            assert!(Glob::parse(good).is_some(), "`{good}` should be accepted");
+        }
+    }
+
+    #[test]
+    fn an_import_without_a_star_is_a_literal_path_even_with_other_wildcards() {
+        let dir = tempfile::tempdir().expect("scratch dir");
+        let conf_d = dir.path().join("conf[d]");
+        std::fs::create_dir(&conf_d).expect("conf[d]");
+        std::fs::write(conf_d.join("1?.toml"), "version = 2\n").expect("drop-in");
+        std::fs::write(conf_d.join("10.toml"), "version = 2\n").expect("drop-in");
+        let main = dir.path().join("config.toml");
+        let doc = parse(&main, "imports = [\"conf[d]/1?.toml\"]\n").expect("toml");
+        assert_eq!(
+            resolve(&main, &doc).expect("resolved"),
+            [conf_d.join("1?.toml")]
+        );
+    }
+
+    #[test]
+    fn an_import_pattern_go_rejects_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().expect("scratch dir");
+        let main = dir.path().join("config.toml");
+        let doc = parse(&main, "imports = [\"conf.d/*[a-].toml\"]\n").expect("toml");
+        let err = resolve(&main, &doc).expect_err("a malformed pattern");
+        assert!(
+            matches!(&err, Error::BadImportPattern { pattern, .. } if pattern == "conf.d/*[a-].toml"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("`conf.d/*[a-].toml`"), "{err}");
     }
 
     #[test]
