@@ -6,6 +6,8 @@
 //! Ignored in unit runs (it needs the tools' venv); `cargo xtask collector-s3` runs it.
 //! Without the venv it fails naming the command that installs it.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -27,21 +29,12 @@ use resctrl::fake::{FakeReading, FakeResctrl};
 const LIMIT: Duration = Duration::from_secs(10);
 
 fn python() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"),
-        PathBuf::from,
-    );
-    let python = target.join("xtask/tools/collector-s3/bin/python");
-    let ok = Command::new(&python)
-        .args(["-c", "import prometheus_client"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "prometheus_client is missing from {}: run `cargo xtask collector-s3`",
-        python.display()
-    );
-    python
+    common::tools_python(
+        "collector-s3",
+        "prometheus_client",
+        "prometheus_client",
+        "run `cargo xtask collector-s3`",
+    )
 }
 
 fn get(addr: SocketAddr, path: &str) -> (u16, String) {

@@ -16,20 +16,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::PYARROW_EXIT;
+use common::{PYARROW_EXIT, tools_dir, tools_python};
 
 const LIMIT: Duration = Duration::from_secs(30);
 const BUCKET: &str = "rdt";
 const ACCESS_KEY: &str = "collector";
 const SECRET_KEY: &str = "collector-secret";
-
-fn tools_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"),
-        PathBuf::from,
-    );
-    target.join("xtask/tools")
-}
 
 fn s3s_fs() -> PathBuf {
     let bin = tools_dir().join("s3s-fs/bin/s3s-fs");
@@ -43,17 +35,12 @@ fn s3s_fs() -> PathBuf {
 }
 
 fn python() -> PathBuf {
-    let python = tools_dir().join("collector-s3/bin/python");
-    let ok = Command::new(&python)
-        .args(["-c", "import boto3, pyarrow.parquet, prometheus_client"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "boto3, pyarrow or prometheus_client is missing from {}: run `cargo xtask collector-s3`",
-        python.display()
-    );
-    python
+    tools_python(
+        "collector-s3",
+        "boto3, pyarrow.parquet, prometheus_client",
+        "boto3, pyarrow or prometheus_client",
+        "run `cargo xtask collector-s3`",
+    )
 }
 
 fn free_port() -> u16 {

@@ -30,24 +30,40 @@ pub const PYARROW: &str = "pyarrow==26.0.1";
 /// still exits non-zero.
 pub const PYARROW_EXIT: &str = "\nimport os, sys\nsys.stdout.flush()\nos._exit(0)\n";
 
-/// The venv `cargo xtask collector-e2e` installs pyarrow into.
-pub fn python() -> PathBuf {
+/// Where the runner installs its tools: `target/xtask/tools`, under `CARGO_TARGET_DIR` when
+/// set.
+pub fn tools_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"),
         PathBuf::from,
     );
-    let venv = target.join("xtask/tools/pyarrow");
-    let python = venv.join("bin/python");
+    target.join("xtask/tools")
+}
+
+/// The Python of the tools' venv `venv`, checked to import `modules` (Python's `import`
+/// list); fails naming `what` is missing and `fix`, the command that installs it.
+pub fn tools_python(venv: &str, modules: &str, what: &str, fix: &str) -> PathBuf {
+    let python = tools_dir().join(venv).join("bin/python");
     let ok = Command::new(&python)
-        .args(["-c", "import pyarrow.parquet"])
+        .args(["-c", &format!("import {modules}")])
         .output()
         .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "pyarrow is missing from {venv}: run `cargo xtask collector-e2e`, or `python3 -m venv {venv} && {venv}/bin/pip install {PYARROW}`",
-        venv = venv.display()
-    );
+    assert!(ok, "{what} is missing from {}: {fix}", python.display());
     python
+}
+
+/// The venv `cargo xtask collector-e2e` installs pyarrow into.
+pub fn python() -> PathBuf {
+    let venv = tools_dir().join("pyarrow");
+    tools_python(
+        "pyarrow",
+        "pyarrow.parquet",
+        "pyarrow",
+        &format!(
+            "run `cargo xtask collector-e2e`, or `python3 -m venv {venv} && {venv}/bin/pip install {PYARROW}`",
+            venv = venv.display()
+        ),
+    )
 }
 
 /// Which resctrl a scenario's collector uses.
