@@ -298,21 +298,11 @@ mod tests {
             .unwrap();
         // The grandchild was in the step's process group, which got SIGKILL; delivery is
         // asynchronous, so give it a moment to die (gone, or a zombie awaiting init).
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let state = loop {
-            let state =
-                std::fs::read_to_string(format!("/proc/{grandchild}/stat")).unwrap_or_default();
-            let gone = state.is_empty() || state.split_whitespace().nth(2) == Some("Z");
-            if gone || Instant::now() > deadline {
-                break (gone, state);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        assert!(
-            state.0,
-            "grandchild {grandchild} still running: {}",
-            state.1
-        );
+        if let Some(state) =
+            crate::exec::leftovers::still_running(grandchild, Duration::from_secs(5))
+        {
+            panic!("grandchild {grandchild} still running: {state}");
+        }
     }
 
     #[test]

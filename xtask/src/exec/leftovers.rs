@@ -148,31 +148,33 @@ pub fn describe(leftovers: &[Leftover]) -> Option<String> {
     ))
 }
 
+/// `pid`'s `/proc/<pid>/stat` line while it still runs after waiting up to `wait` (for a
+/// signal to land); `None` once it is gone or a zombie.
+#[cfg(test)]
+pub(crate) fn still_running(pid: i32, wait: std::time::Duration) -> Option<String> {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z") {
+            return None;
+        }
+        if std::time::Instant::now() >= deadline {
+            return Some(stat);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use xshell::cmd;
 
     use super::*;
     use crate::exec::Interrupt;
     use crate::exec::child;
-
-    /// Whether `pid` is gone or a zombie, waiting up to a few seconds for SIGKILL to land.
-    fn dies(pid: i32) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            if stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z") {
-                return true;
-            }
-            if Instant::now() > deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
 
     #[test]
     fn a_process_that_left_the_steps_session_is_found_and_killed_after_the_step() {
@@ -193,7 +195,10 @@ mod tests {
             .trim()
             .parse()
             .expect("a pid");
-        assert!(!dies_now(pid), "the escaped process should still run");
+        assert!(
+            still_running(pid, Duration::ZERO).is_some(),
+            "the escaped process should still run"
+        );
 
         let killed = marker.kill_leftovers();
 
@@ -203,18 +208,14 @@ mod tests {
             "{killed:?}"
         );
         assert!(killed[0].command.contains("sleep 1000"), "{killed:?}");
-        assert!(dies(pid), "{pid} still running after kill_leftovers");
+        if let Some(state) = still_running(pid, Duration::from_secs(5)) {
+            panic!("{pid} still running after kill_leftovers: {state}");
+        }
         assert_eq!(
             marker.kill_leftovers(),
             Vec::new(),
             "nothing left the second time"
         );
-    }
-
-    /// Whether `pid` is already gone, without waiting.
-    fn dies_now(pid: i32) -> bool {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z")
     }
 
     #[test]
@@ -236,7 +237,7 @@ mod tests {
 
         let killed = marker.kill_leftovers();
 
-        let alive = |pid: u32| !dies_now(pid as i32);
+        let alive = |pid: u32| still_running(pid as i32, Duration::ZERO).is_some();
         let (a, b) = (alive(unmarked.id()), alive(other_run.id()));
         let _ = unmarked.kill();
         let _ = unmarked.wait();
