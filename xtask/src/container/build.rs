@@ -338,8 +338,8 @@ mod tests {
         assert_ne!(before, recipe_hash(dir.path()));
     }
 
-    #[test]
-    fn built_images_carry_their_recipe() {
+    /// The engine command line that builds the builder image with podman.
+    fn builder_build_line() -> String {
         let engine = Engine {
             kind: Kind::Podman,
             env: Vec::new(),
@@ -351,8 +351,12 @@ mod tests {
             ci_tags: false,
             cache_from: None,
         };
-        let plan = plan(&Ctx::for_tests(true), &engine, &args, &[]);
-        let line = plan.steps[0].command_line();
+        plan(&Ctx::for_tests(true), &engine, &args, &[]).steps[0].command_line()
+    }
+
+    #[test]
+    fn built_images_carry_their_recipe() {
+        let line = builder_build_line();
         assert!(
             line.contains(&format!(
                 "--label {RECIPE_LABEL}={}",
@@ -380,18 +384,7 @@ mod tests {
             .find(&format!("LABEL {RECIPE_LABEL}=\"${{{RECIPE_ARG}}}\""))
             .expect("the label from it");
         assert!(arg < run && run < label, "{stage}");
-        let engine = Engine {
-            kind: Kind::Podman,
-            env: Vec::new(),
-        };
-        let args = BuildArgs {
-            target: Target::Builder,
-            save: None,
-            rust_image: Some("rust:local".into()),
-            ci_tags: false,
-            cache_from: None,
-        };
-        let line = plan(&Ctx::for_tests(true), &engine, &args, &[]).steps[0].command_line();
+        let line = builder_build_line();
         assert!(
             line.contains(&format!(
                 "--build-arg {RECIPE_ARG}={}",
